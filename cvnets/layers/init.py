@@ -1,0 +1,51 @@
+"""Weight initialisation selected by ``model.layer.conv_init`` and ``model.layer.linear_init``."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from torch import nn
+
+from cvnets.layers.normalization import NORM_TYPES
+from utils.errors import ConfigError
+
+INIT_METHODS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal", "trunc_normal")
+
+
+def init_weight(module: nn.Module, method: str, std: Optional[float]) -> None:
+    """Initialise ``module.weight`` by ``method`` and zero its bias."""
+    weight = getattr(module, "weight", None)
+    if weight is not None:
+        if method == "kaiming_normal":
+            nn.init.kaiming_normal_(weight, mode="fan_out")
+        elif method == "kaiming_uniform":
+            nn.init.kaiming_uniform_(weight, mode="fan_out")
+        elif method == "xavier_normal":
+            nn.init.xavier_normal_(weight)
+        elif method == "xavier_uniform":
+            nn.init.xavier_uniform_(weight)
+        elif method in ("normal", "trunc_normal"):
+            sigma = 1.0 / weight.size(1) if std is None else std
+            (nn.init.normal_ if method == "normal" else nn.init.trunc_normal_)(weight, mean=0.0, std=sigma)
+        else:
+            raise ConfigError(f"unknown weight initialisation {method!r}; choose one of: {', '.join(INIT_METHODS)}")
+    bias = getattr(module, "bias", None)
+    if bias is not None:
+        nn.init.zeros_(bias)
+
+
+def initialize_weights(opts: Any, model: nn.Module) -> None:
+    """Initialise every convolution, linear and normalization layer of ``model`` as configured."""
+    conv_method = getattr(opts, "model.layer.conv_init", "kaiming_normal")
+    conv_std = getattr(opts, "model.layer.conv_init_std_dev", None)
+    linear_method = getattr(opts, "model.layer.linear_init", "xavier_uniform")
+    linear_std = getattr(opts, "model.layer.linear_init_std_dev", 0.01)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            init_weight(module, conv_method, conv_std)
+        elif isinstance(module, nn.Linear):
+            init_weight(module, linear_method, linear_std)
+        elif isinstance(module, NORM_TYPES):
+            if getattr(module, "weight", None) is not None:
+                nn.init.ones_(module.weight)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)

@@ -1,0 +1,1 @@
+"""Model utilities: profiler, EMA, anchors and box coding."""

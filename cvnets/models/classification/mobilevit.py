@@ -1,0 +1,88 @@
+"""MobileViT (Mehta and Rastegari, ICLR 2022), the baseline ParC-Net is compared with."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Optional
+
+from torch import nn
+
+from cvnets.layers import ConvLayer
+from cvnets.models.classification.base import BaseEncoder, dilation_plan, mv2_layer
+from cvnets.models.classification.mobilevit_config import MODES, MobileViTSpec
+from cvnets.models.registry import CLS_MODEL_REGISTRY
+from cvnets.modules import InvertedResidual, MobileViTBlock
+from utils.errors import ConfigError
+from utils.opts import add_flag
+
+
+@CLS_MODEL_REGISTRY.register("mobilevit")
+class MobileViT(BaseEncoder):
+    def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
+        super().__init__()
+        mode = getattr(opts, "model.classification.mit.mode", None)
+        if mode not in MODES:
+            raise ConfigError(f"model.classification.mit.mode {mode!r}: choose one of {', '.join(MODES)}")
+        head_dim = getattr(opts, "model.classification.mit.head_dim", None)
+        num_heads = getattr(opts, "model.classification.mit.number_heads", None)
+        if head_dim is not None and num_heads is not None:
+            raise ConfigError("model.classification.mit.head_dim and model.classification.mit.number_heads "
+                              "are mutually exclusive; set one of them")
+        self._head_dim, self._num_heads = head_dim, num_heads or 4
+        dilate = (False, False, False) + dilation_plan(output_stride)
+
+        self.conv_1 = ConvLayer(opts, 3, 16, 3, stride=2)
+        self.model_conf_dict["conv1"] = {"in": 3, "out": 16}
+        in_channels = 16
+        for index, (stage, dilate_stage) in enumerate(zip(MODES[mode], dilate), start=1):
+            if isinstance(stage, MobileViTSpec):
+                layer = self._mobilevit_layer(opts, in_channels, stage, dilate_stage)
+            else:
+                layer = mv2_layer(opts, in_channels, stage)
+            setattr(self, f"layer_{index}", layer)
+            self.model_conf_dict[f"layer{index}"] = {"in": in_channels, "out": stage.out_channels}
+            in_channels = stage.out_channels
+        self._finish(opts, in_channels)
+
+    def _mobilevit_layer(self, opts: Any, in_channels: int, stage: MobileViTSpec, dilate: bool) -> nn.Sequential:
+        previous_dilation, stride = self.dilation, stage.stride
+        if dilate and stride == 2:
+            self.dilation *= 2
+            stride = 1
+        downsample = InvertedResidual(opts, in_channels, stage.out_channels, stride, stage.mv_expand_ratio,
+                                      dilation=previous_dilation)
+        dim = stage.transformer_channels
+        head_dim = self._head_dim if self._head_dim is not None else dim // self._num_heads
+        block = MobileViTBlock(
+            opts, stage.out_channels, dim, stage.ffn_dim, n_transformer_blocks=stage.transformer_blocks,
+            head_dim=head_dim, patch_h=stage.patch_h, patch_w=stage.patch_w,
+            dropout=getattr(opts, "model.classification.mit.dropout", 0.1),
+            ffn_dropout=getattr(opts, "model.classification.mit.ffn_dropout", 0.0),
+            attn_dropout=getattr(opts, "model.classification.mit.attn_dropout", 0.1),
+            norm_layer=getattr(opts, "model.classification.mit.transformer_norm_layer", "layer_norm"),
+            conv_ksize=getattr(opts, "model.classification.mit.conv_kernel_size", 3),
+            no_fusion=bool(getattr(opts, "model.classification.mit.no_fuse_local_global_features", False)),
+        )
+        return nn.Sequential(downsample, block)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("MobileViT (model.classification.name: mobilevit)")
+        group.add_argument("--model.classification.mit.mode", type=str, default=None, choices=list(MODES),
+                           help="model size")
+        group.add_argument("--model.classification.mit.attn-dropout", type=float, default=0.1,
+                           help="dropout of the attention weights")
+        group.add_argument("--model.classification.mit.ffn-dropout", type=float, default=0.0,
+                           help="dropout between the FFN layers")
+        group.add_argument("--model.classification.mit.dropout", type=float, default=0.1,
+                           help="dropout in the transformer")
+        group.add_argument("--model.classification.mit.transformer-norm-layer", type=str, default="layer_norm",
+                           help="normalization in the transformer")
+        add_flag(group, "--model.classification.mit.no-fuse-local-global-features",
+                 help="skip the fusion of local and global features")
+        group.add_argument("--model.classification.mit.conv-kernel-size", type=int, default=3,
+                           help="kernel of the MobileViT block's convolutions")
+        group.add_argument("--model.classification.mit.head-dim", type=int, default=None,
+                           help="attention head dimension (exclusive with number-heads)")
+        group.add_argument("--model.classification.mit.number-heads", type=int, default=None,
+                           help="attention heads (default 4; exclusive with head-dim)")
+        return parser

@@ -1,0 +1,57 @@
+"""The ParC-Net stage around the ParC blocks (the reference's ``outer_frame_v1``).
+
+``x`` -> local representation (grouped 3x3 ConvLayer, then 1x1 to ``parc_channels``) -> ParC
+blocks -> BatchNorm -> channel adaptation (grouped 1x1 ConvLayer back to ``in_channels``) ->
+fusion with ``x`` (a 3x3 ConvLayer over ``x + y`` for ``add`` or over ``cat(y, x)`` for
+``concat``). Position embeddings, when enabled, are used in the first block only.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cvnets.layers import ConvLayer
+from cvnets.modules.parc_block import build_parc_block
+
+FUSIONS = ("add", "concat")
+
+
+class ParCStage(nn.Module):
+    def __init__(self, opts: Any, in_channels: int, parc_channels: int, ffn_channels: int, n_blocks: int,
+                 kernel: str = "gcc_ca", meta_kernel_size: int = 16, big_kernel_size: int = 0,
+                 instance_kernel_method: str = "crop", fusion: str = "add", use_pe: bool = True,
+                 mid_mix: bool = False, bias: bool = False, ffn_dropout: float = 0.0, dropout: float = 0.1,
+                 dilation: int = 1) -> None:
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown ParC fusion {fusion!r}; choose one of {FUSIONS}")
+        if parc_channels % 2:
+            raise ValueError(f"ParCStage needs an even number of ParC channels, got {parc_channels}")
+        groups = math.gcd(parc_channels, in_channels)
+        self.dim_adaptive = nn.Sequential(
+            ConvLayer(opts, in_channels, parc_channels, 3, dilation=dilation, groups=groups),
+            ConvLayer(opts, parc_channels, parc_channels, 1, use_norm=False, use_act=False),
+        )
+        blocks = [build_parc_block(kernel, parc_channels // 2, meta_kernel_size, big_kernel_size,
+                                   instance_kernel_method, use_pe=use_pe and i == 0, mid_mix=mid_mix, bias=bias,
+                                   ffn_dim=ffn_channels, ffn_dropout=ffn_dropout, dropout=dropout)
+                  for i in range(n_blocks)]
+        self.spatial_global_rep = nn.Sequential(*blocks, nn.BatchNorm2d(parc_channels))
+        self.channel_adaptive = ConvLayer(opts, parc_channels, in_channels, 1, groups=groups)
+        fusion_in = in_channels if fusion == "add" else 2 * in_channels
+        self.local_global_fusion = ConvLayer(opts, fusion_in, in_channels, 3)
+        self.fusion = fusion
+        self.in_channels, self.parc_channels, self.n_blocks = in_channels, parc_channels, n_blocks
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.channel_adaptive(self.spatial_global_rep(self.dim_adaptive(x)))
+        if self.fusion == "add":
+            return self.local_global_fusion(x + y)
+        return self.local_global_fusion(torch.cat((y, x), dim=1))
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, parc_channels={self.parc_channels}, blocks={self.n_blocks}, "
+                f"fusion={self.fusion}")

@@ -1,0 +1,88 @@
+"""Data loaders for training, validation and evaluation."""
+from __future__ import annotations
+
+import copy
+import os
+import random
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from data.datasets import build_dataset
+from data.samplers import BaseBatchSampler, build_sampler
+from utils import logger
+
+
+def collate_samples(samples: List[Optional[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
+    """Stack the samples of a batch, leaving out those that could not be read (``None``).
+
+    Tensors of equal shape are stacked, dicts are collated key by key, anything else is listed.
+    Returns ``None`` when no sample of the batch could be read.
+    """
+    samples = [s for s in samples if s is not None]
+    if not samples:
+        return None
+    return _collate([s for s in samples])
+
+
+def _collate(values: List[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {key: _collate([v[key] for v in values]) for key in first}
+    if isinstance(first, torch.Tensor) and all(v.shape == first.shape for v in values):
+        return torch.stack(values)
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return torch.tensor(values)
+    return list(values)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2 ** 32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def num_workers(opts: Any) -> int:
+    workers = int(getattr(opts, "dataset.workers", -1))
+    return min(os.cpu_count() or 1, 8) if workers < 0 else workers
+
+
+def _loader(opts: Any, dataset: Any, sampler: BaseBatchSampler, persistent: bool) -> DataLoader:
+    workers = num_workers(opts)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_samples,
+                      pin_memory=bool(getattr(opts, "dataset.pin_memory", False)) and torch.cuda.is_available(),
+                      persistent_workers=persistent and workers > 0, worker_init_fn=_seed_worker)
+
+
+def create_train_val_loaders(opts: Any) -> Tuple[DataLoader, DataLoader, BaseBatchSampler]:
+    train_set = build_dataset(opts, is_training=True)
+    val_set = build_dataset(opts, is_training=False)
+    train_sampler = build_sampler(opts, len(train_set), is_training=True)
+    val_sampler = build_sampler(opts, len(val_set), is_training=False)
+    persistent = bool(getattr(opts, "dataset.persistent_workers", False))
+    logger.log(f"Training data: {train_set} with {train_sampler}")
+    logger.log(f"Validation data: {val_set} with {val_sampler}")
+    return (_loader(opts, train_set, train_sampler, persistent), _loader(opts, val_set, val_sampler, persistent),
+            train_sampler)
+
+
+def eval_opts(opts: Any) -> Any:
+    """A copy of ``opts`` for evaluation: fixed-size batches of ``dataset.eval_batch_size0`` at the
+    base crop size of the configured sampler."""
+    opts = copy.copy(opts)
+    setattr(opts, "dataset.val_batch_size0", getattr(opts, "dataset.eval_batch_size0", 1))
+    if getattr(opts, "sampler.name", "batch_sampler").startswith("variable"):
+        setattr(opts, "sampler.bs.crop_size_height", getattr(opts, "sampler.vbs.crop_size_height", 256))
+        setattr(opts, "sampler.bs.crop_size_width", getattr(opts, "sampler.vbs.crop_size_width", 256))
+        setattr(opts, "sampler.name", "batch_sampler")
+    return opts
+
+
+def create_eval_loader(opts: Any) -> DataLoader:
+    opts = eval_opts(opts)
+    dataset = build_dataset(opts, is_training=False, is_evaluation=True)
+    sampler = build_sampler(opts, len(dataset), is_training=False)
+    logger.log(f"Evaluation data: {dataset} with {sampler}")
+    return _loader(opts, dataset, sampler, persistent=False)

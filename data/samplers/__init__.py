@@ -1,0 +1,25 @@
+"""Batch samplers, selected by ``sampler.name``."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from data.samplers.base import SAMPLER_REGISTRY, BaseBatchSampler, dist_info
+from data.samplers.batch_sampler import BatchSampler
+from data.samplers.variable_batch_sampler import VariableBatchSampler, image_batch_pairs
+
+
+def build_sampler(opts: Any, n_samples: int, is_training: bool) -> BaseBatchSampler:
+    return SAMPLER_REGISTRY.get(getattr(opts, "sampler.name", "batch_sampler"))(opts, n_samples, is_training)
+
+
+def arguments_samplers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Samplers")
+    group.add_argument("--sampler.name", type=str, default="batch_sampler", choices=SAMPLER_REGISTRY.names(),
+                       help="batch sampler")
+    SAMPLER_REGISTRY.add_arguments(parser)
+    return parser
+
+
+__all__ = ["SAMPLER_REGISTRY", "BaseBatchSampler", "BatchSampler", "VariableBatchSampler", "build_sampler",
+           "image_batch_pairs", "arguments_samplers", "dist_info"]

@@ -1,0 +1,78 @@
+"""Batch samplers yield lists of ``(crop_h, crop_w, index)``: the dataset crops each sample to the
+batch's size, so a batch can change resolution from one step to the next.
+
+Distributed runs: every rank reads a disjoint shard (``indices[rank::world_size]``) of one
+permutation that all ranks draw from the same seed, and makes the same resolution choices, so
+all ranks run the same number of steps at the same resolution. Training shards are padded with
+the first indices to equal length; validation shards are not, so every sample counts once.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from typing import Any, Iterator, List, Tuple
+
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from utils.registry import Registry
+
+SAMPLER_REGISTRY = Registry("sampler", option="sampler.name")
+
+Batch = List[Tuple[int, int, int]]
+
+
+def dist_info() -> Tuple[int, int]:
+    """``(rank, world_size)`` of the default process group, ``(0, 1)`` without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class BaseBatchSampler(Sampler):
+    def __init__(self, opts: Any, n_samples: int, is_training: bool) -> None:
+        self.rank, self.world_size = dist_info()
+        key = "dataset.train_batch_size0" if is_training else "dataset.val_batch_size0"
+        self.batch_size = int(getattr(opts, key, 32))
+        if self.batch_size < 1:
+            raise ValueError(f"{key} must be at least 1, got {self.batch_size}")
+        self.n_samples, self.is_training, self.shuffle = n_samples, is_training, is_training
+        self.seed = int(getattr(opts, "common.seed", 0))
+        self.epoch = 0
+        self._plan_epoch, self._plan = None, []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def update_scales(self, epoch: int) -> None:
+        """Hook for samplers whose scales change during training."""
+
+    def rank_indices(self, rng: random.Random) -> List[int]:
+        indices = list(range(self.n_samples))
+        if self.shuffle:
+            rng.shuffle(indices)
+        if self.is_training and self.world_size > 1:
+            total = int(math.ceil(self.n_samples / self.world_size)) * self.world_size
+            indices += indices[:total - self.n_samples]
+        return indices[self.rank::self.world_size]
+
+    def plan(self) -> List[Batch]:
+        """This epoch's batches (computed once per epoch)."""
+        if self._plan_epoch != self.epoch:
+            self._plan = self._make_plan(random.Random(self.seed * 100003 + self.epoch))
+            self._plan_epoch = self.epoch
+        return self._plan
+
+    def _make_plan(self, rng: random.Random) -> List[Batch]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter(self.plan())
+
+    def __len__(self) -> int:
+        return len(self.plan())
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        return parser

@@ -1,0 +1,39 @@
+"""Fixed-resolution batches."""
+from __future__ import annotations
+
+import argparse
+import random
+from typing import Any, List
+
+from data.samplers.base import SAMPLER_REGISTRY, Batch, BaseBatchSampler
+
+
+@SAMPLER_REGISTRY.register("batch_sampler", "batch_sampler_ddp")
+class BatchSampler(BaseBatchSampler):
+    """Batches of ``dataset.*_batch_size0`` samples at ``sampler.bs.crop_size_{height,width}``; the
+    last training batch of a rank is filled up from the start of its shard."""
+
+    def __init__(self, opts: Any, n_samples: int, is_training: bool) -> None:
+        super().__init__(opts, n_samples, is_training)
+        self.crop_h = int(getattr(opts, "sampler.bs.crop_size_height", 256))
+        self.crop_w = int(getattr(opts, "sampler.bs.crop_size_width", 256))
+
+    def _make_plan(self, rng: random.Random) -> List[Batch]:
+        indices = self.rank_indices(rng)
+        batches = []
+        for start in range(0, len(indices), self.batch_size):
+            ids = indices[start:start + self.batch_size]
+            if self.is_training and len(ids) < self.batch_size:
+                ids = ids + indices[:self.batch_size - len(ids)]
+            batches.append([(self.crop_h, self.crop_w, i) for i in ids])
+        return batches
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Batch sampler (sampler.name: batch_sampler)")
+        group.add_argument("--sampler.bs.crop-size-width", type=int, default=256, help="crop width")
+        group.add_argument("--sampler.bs.crop-size-height", type=int, default=256, help="crop height")
+        return parser
+
+    def __repr__(self) -> str:
+        return f"BatchSampler(crop=({self.crop_h}, {self.crop_w}), batch_size={self.batch_size})"

@@ -1,0 +1,64 @@
+"""OpenCV-based image transforms, selected by the ``image_augmentation.*`` options."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable, List
+
+from data.transforms.base import TRANSFORM_REGISTRY, Compose, RandomOrder, Sample
+from data.transforms.geometric import (BoxPercentCoords, CenterCrop, RandomCrop, RandomFlip, RandomHorizontalFlip,
+                                       RandomResize, RandomResizedCrop, RandomRotate, RandomScale, RandomTranslate,
+                                       RandomVerticalFlip, RandomZoomOut, Resize, SSDCropping)
+from data.transforms.photometric import (PhotometricDistort, RandomBlur, RandomGammaCorrection, RandomGaussianNoise,
+                                         RandomJPEGCompress)
+from data.transforms.tensor import ToTensor
+from utils.opts import add_flag
+
+# the optional augmentations a config can switch on, in the order they are applied
+_OPTIONAL = (
+    ("random_gamma_correction", RandomGammaCorrection),
+    ("random_rotate", RandomRotate),
+    ("random_blur", RandomBlur),
+    ("random_translate", RandomTranslate),
+    ("random_jpeg_compress", RandomJPEGCompress),
+    ("random_gauss_noise", RandomGaussianNoise),
+    ("random_resize", RandomResize),
+    ("random_scale", RandomScale),
+    ("photo_metric_distort", PhotometricDistort),
+)
+
+
+def _enabled(opts: Any, name: str) -> bool:
+    return bool(getattr(opts, f"image_augmentation.{name}.enable", False))
+
+
+def augmentation_transforms(opts: Any) -> List[Callable[[Sample], Sample]]:
+    """The optional training augmentations the config enables (after any task-specific crop)."""
+    chain: List[Callable[[Sample], Sample]] = [cls(opts) for name, cls in _OPTIONAL if _enabled(opts, name)]
+    horizontal, vertical = _enabled(opts, "random_horizontal_flip"), _enabled(opts, "random_vertical_flip")
+    if _enabled(opts, "random_flip") or (horizontal and vertical):
+        chain.append(RandomFlip(opts))
+    elif vertical:
+        chain.append(RandomVerticalFlip(opts))
+    elif horizontal:
+        chain.append(RandomHorizontalFlip(opts))
+    if _enabled(opts, "random_order") and len(chain) > 1:
+        chain = [RandomOrder(opts, chain)]
+    return chain
+
+
+def arguments_transforms(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    TRANSFORM_REGISTRY.add_arguments(parser)
+    group = parser.add_argument_group("Random order")
+    add_flag(group, "--image-augmentation.random-order.enable", help="apply the augmentations in a random order")
+    group.add_argument("--image-augmentation.random-order.apply-k", type=float, default=1.0,
+                       help="fraction of the augmentations applied each time")
+    return parser
+
+
+__all__ = [
+    "TRANSFORM_REGISTRY", "Compose", "RandomOrder", "ToTensor", "Resize", "CenterCrop", "RandomResizedCrop",
+    "RandomCrop", "RandomResize", "RandomScale", "RandomFlip", "RandomHorizontalFlip", "RandomVerticalFlip",
+    "RandomRotate", "RandomTranslate", "RandomZoomOut", "SSDCropping", "BoxPercentCoords", "PhotometricDistort",
+    "RandomBlur", "RandomGammaCorrection", "RandomGaussianNoise", "RandomJPEGCompress", "augmentation_transforms",
+    "arguments_transforms",
+]

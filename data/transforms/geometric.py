@@ -1,0 +1,503 @@
+"""Geometric transforms: resizing, cropping, flipping, rotation, translation, zoom-out."""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from typing import Any, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from data.transforms.base import (INTERPOLATIONS, TRANSFORM_REGISTRY, Sample, Size, crop_sample, cv2_interpolation,
+                                  pair, resize_sample)
+from utils.errors import ConfigError
+from utils.opts import add_flag
+
+
+@TRANSFORM_REGISTRY.register("resize")
+class Resize:
+    """Resize to ``size``: an ``(h, w)`` pair, or an int for the shorter side (aspect ratio kept)."""
+
+    def __init__(self, opts: Any, size: Size) -> None:
+        self.size = size if isinstance(size, int) else pair(size)
+        name = getattr(opts, "image_augmentation.resize.interpolation", "bilinear")
+        self.interpolation = cv2_interpolation(name, "image_augmentation.resize.interpolation")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Resize")
+        group.add_argument("--image-augmentation.resize.interpolation", type=str, default="bilinear",
+                           choices=list(INTERPOLATIONS), help="interpolation of fixed resizing")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        return resize_sample(data, self.size, self.interpolation)
+
+    def __repr__(self) -> str:
+        return f"Resize(size={self.size})"
+
+
+@TRANSFORM_REGISTRY.register("center_crop")
+class CenterCrop:
+    def __init__(self, opts: Any, size: Size) -> None:
+        self.height, self.width = pair(size)
+
+    def __call__(self, data: Sample) -> Sample:
+        h, w = data["image"].shape[:2]
+        return crop_sample(data, (h - self.height) // 2, (w - self.width) // 2, self.height, self.width)
+
+    def __repr__(self) -> str:
+        return f"CenterCrop(size=({self.height}, {self.width}))"
+
+
+@TRANSFORM_REGISTRY.register("random_resized_crop")
+class RandomResizedCrop:
+    """Crop a random area (``scale``) and aspect ratio, then resize to ``size``."""
+
+    def __init__(self, opts: Any, size: Size) -> None:
+        self.size = pair(size)
+        self.scale = tuple(getattr(opts, "image_augmentation.random_resized_crop.scale", (0.08, 1.0)))
+        ratio = tuple(getattr(opts, "image_augmentation.random_resized_crop.aspect_ratio", (3 / 4, 4 / 3)))
+        if len(self.scale) != 2 or not 0.0 <= self.scale[0] < self.scale[1]:
+            raise ConfigError(f"image_augmentation.random_resized_crop.scale must be (low, high) with "
+                              f"0 <= low < high, got {self.scale}")
+        if len(ratio) != 2 or not 0.0 < ratio[0] < ratio[1]:
+            raise ConfigError(f"image_augmentation.random_resized_crop.aspect_ratio must be (low, high) with "
+                              f"0 < low < high, got {ratio}")
+        self.ratio = (round(ratio[0], 3), round(ratio[1], 3))
+        name = getattr(opts, "image_augmentation.random_resized_crop.interpolation", "bilinear")
+        self.interpolation = cv2_interpolation(name, "image_augmentation.random_resized_crop.interpolation")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random resized crop")
+        add_flag(group, "--image-augmentation.random-resized-crop.enable", help="random resized crop")
+        group.add_argument("--image-augmentation.random-resized-crop.interpolation", type=str, default="bilinear",
+                           choices=list(INTERPOLATIONS), help="interpolation of the resize")
+        group.add_argument("--image-augmentation.random-resized-crop.scale", type=float, nargs=2,
+                           default=[0.08, 1.0], help="range of the cropped area, as a fraction of the image")
+        group.add_argument("--image-augmentation.random-resized-crop.aspect-ratio", type=float, nargs=2,
+                           default=[3 / 4, 4 / 3], help="range of the crop's aspect ratio")
+        return parser
+
+    def get_params(self, height: int, width: int) -> Tuple[int, int, int, int]:
+        area = height * width
+        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(10):
+            target_area = random.uniform(*self.scale) * area
+            aspect = math.exp(random.uniform(*log_ratio))
+            w = int(round(math.sqrt(target_area * aspect)))
+            h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                return random.randint(0, height - h), random.randint(0, width - w), h, w
+        # fall back to a central crop of the allowed aspect ratio
+        in_ratio = width / height
+        if in_ratio < min(self.ratio):
+            w, h = width, int(round(width / min(self.ratio)))
+        elif in_ratio > max(self.ratio):
+            h, w = height, int(round(height * max(self.ratio)))
+        else:
+            h, w = height, width
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, data: Sample) -> Sample:
+        top, left, h, w = self.get_params(*data["image"].shape[:2])
+        return resize_sample(crop_sample(data, top, left, h, w), self.size, self.interpolation)
+
+    def __repr__(self) -> str:
+        return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
+
+
+@TRANSFORM_REGISTRY.register("random_crop")
+class RandomCrop:
+    """Crop ``size`` at a random place; smaller inputs are first padded (mask with ``mask_fill``) or,
+    with ``resize_if_needed``, resized up keeping their aspect ratio."""
+
+    def __init__(self, opts: Any, size: Size) -> None:
+        self.height, self.width = pair(size)
+        self.mask_fill = int(getattr(opts, "image_augmentation.random_crop.mask_fill", 255))
+        self.resize_if_needed = bool(getattr(opts, "image_augmentation.random_crop.resize_if_needed", False))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random crop")
+        add_flag(group, "--image-augmentation.random-crop.enable", help="random cropping")
+        group.add_argument("--image-augmentation.random-crop.mask-fill", type=int, default=255,
+                           help="mask value of padded pixels")
+        add_flag(group, "--image-augmentation.random-crop.resize-if-needed",
+                 help="resize small inputs up instead of padding them")
+        return parser
+
+    def _pad(self, data: Sample) -> Sample:
+        h, w = data["image"].shape[:2]
+        pad_h, pad_w = max(0, self.height - h), max(0, self.width - w)
+        if pad_h or pad_w:
+            data["image"] = cv2.copyMakeBorder(data["image"], 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
+            if data.get("mask") is not None:
+                data["mask"] = cv2.copyMakeBorder(data["mask"], 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT,
+                                                  value=self.mask_fill)
+        return data
+
+    def _resize(self, data: Sample) -> Sample:
+        h, w = data["image"].shape[:2]
+        return resize_sample(data, min(max(h, self.height), max(w, self.width)), cv2.INTER_LINEAR)
+
+    def __call__(self, data: Sample) -> Sample:
+        data = self._resize(data) if self.resize_if_needed else self._pad(data)
+        h, w = data["image"].shape[:2]
+        if (h, w) == (self.height, self.width):
+            return data
+        top, left = random.randint(0, h - self.height), random.randint(0, w - self.width)
+        return crop_sample(data, top, left, self.height, self.width)
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(size=({self.height}, {self.width}), resize_if_needed={self.resize_if_needed})"
+
+
+@TRANSFORM_REGISTRY.register("random_resize")
+class RandomResize:
+    """Resize the shorter side to a random size in ``[min_size, max_size]``."""
+
+    def __init__(self, opts: Any) -> None:
+        self.min_size = int(getattr(opts, "image_augmentation.random_resize.min_size", 256))
+        self.max_size = int(getattr(opts, "image_augmentation.random_resize.max_size", 1024))
+        if not 0 < self.min_size <= self.max_size:
+            raise ConfigError(f"image_augmentation.random_resize needs 0 < min_size <= max_size, "
+                              f"got {self.min_size} and {self.max_size}")
+        name = getattr(opts, "image_augmentation.random_resize.interpolation", "bilinear")
+        self.interpolation = cv2_interpolation(name, "image_augmentation.random_resize.interpolation")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random resize")
+        add_flag(group, "--image-augmentation.random-resize.enable", help="random resizing")
+        group.add_argument("--image-augmentation.random-resize.min-size", type=int, default=256,
+                           help="smallest shorter side")
+        group.add_argument("--image-augmentation.random-resize.max-size", type=int, default=1024,
+                           help="largest shorter side")
+        group.add_argument("--image-augmentation.random-resize.interpolation", type=str, default="bilinear",
+                           choices=list(INTERPOLATIONS), help="interpolation")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        return resize_sample(data, random.randint(self.min_size, self.max_size), self.interpolation)
+
+    def __repr__(self) -> str:
+        return f"RandomResize(min_size={self.min_size}, max_size={self.max_size})"
+
+
+@TRANSFORM_REGISTRY.register("random_scale")
+class RandomScale:
+    """Scale both sides by a random factor in ``[min_scale, max_scale]``."""
+
+    def __init__(self, opts: Any) -> None:
+        self.min_scale = float(getattr(opts, "image_augmentation.random_scale.min_scale", 0.5))
+        self.max_scale = float(getattr(opts, "image_augmentation.random_scale.max_scale", 2.0))
+        name = getattr(opts, "image_augmentation.random_scale.interpolation", "bilinear")
+        self.interpolation = cv2_interpolation(name, "image_augmentation.random_scale.interpolation")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random scale")
+        add_flag(group, "--image-augmentation.random-scale.enable", help="random scaling")
+        group.add_argument("--image-augmentation.random-scale.min-scale", type=float, default=0.5, help="min factor")
+        group.add_argument("--image-augmentation.random-scale.max-scale", type=float, default=2.0, help="max factor")
+        group.add_argument("--image-augmentation.random-scale.interpolation", type=str, default="bilinear",
+                           choices=list(INTERPOLATIONS), help="interpolation")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        scale = random.uniform(self.min_scale, self.max_scale)
+        h, w = data["image"].shape[:2]
+        return resize_sample(data, (int(h * scale), int(w * scale)), self.interpolation)
+
+    def __repr__(self) -> str:
+        return f"RandomScale(min_scale={self.min_scale}, max_scale={self.max_scale})"
+
+
+def _flip(data: Sample, horizontal: bool) -> Sample:
+    code = 1 if horizontal else 0
+    img = cv2.flip(data["image"], code)
+    data["image"] = img
+    if data.get("mask") is not None:
+        data["mask"] = cv2.flip(data["mask"], code)
+    boxes = data.get("box_coordinates")
+    if boxes is not None:
+        boxes = boxes.copy()
+        if horizontal:
+            boxes[:, [0, 2]] = img.shape[1] - boxes[:, [2, 0]]
+        else:
+            boxes[:, [1, 3]] = img.shape[0] - boxes[:, [3, 1]]
+        data["box_coordinates"] = boxes
+    return data
+
+
+@TRANSFORM_REGISTRY.register("random_horizontal_flip")
+class RandomHorizontalFlip:
+    def __init__(self, opts: Any) -> None:
+        self.p = float(getattr(opts, "image_augmentation.random_horizontal_flip.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random horizontal flip")
+        add_flag(group, "--image-augmentation.random-horizontal-flip.enable", help="random horizontal flips")
+        group.add_argument("--image-augmentation.random-horizontal-flip.p", type=float, default=0.5,
+                           help="probability of a flip")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        return _flip(data, horizontal=True) if random.random() <= self.p else data
+
+    def __repr__(self) -> str:
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("random_vertical_flip")
+class RandomVerticalFlip:
+    def __init__(self, opts: Any) -> None:
+        self.p = float(getattr(opts, "image_augmentation.random_vertical_flip.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random vertical flip")
+        add_flag(group, "--image-augmentation.random-vertical-flip.enable", help="random vertical flips")
+        group.add_argument("--image-augmentation.random-vertical-flip.p", type=float, default=0.5,
+                           help="probability of a flip")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        return _flip(data, horizontal=False) if random.random() <= self.p else data
+
+    def __repr__(self) -> str:
+        return f"RandomVerticalFlip(p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("random_flip")
+class RandomFlip:
+    """With equal chances: a vertical flip, a horizontal flip, or none."""
+
+    def __init__(self, opts: Any) -> None:
+        pass
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random flip")
+        add_flag(group, "--image-augmentation.random-flip.enable", help="random horizontal or vertical flips")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        choice = random.choice((0, 1, 2))
+        return data if choice == 2 else _flip(data, horizontal=choice == 1)
+
+    def __repr__(self) -> str:
+        return "RandomFlip()"
+
+
+@TRANSFORM_REGISTRY.register("random_rotate")
+class RandomRotate:
+    """Rotate by an angle drawn from ``(-angle, angle)`` with probability ``p``."""
+
+    def __init__(self, opts: Any) -> None:
+        self.angle = float(getattr(opts, "image_augmentation.random_rotate.angle", 10.0))
+        self.fill_mask = int(getattr(opts, "image_augmentation.random_rotate.fill_mask", 255))
+        self.p = float(getattr(opts, "image_augmentation.random_rotate.p", 0.5))
+        name = getattr(opts, "image_augmentation.random_rotate.interpolation", "bilinear")
+        self.interpolation = cv2_interpolation(name, "image_augmentation.random_rotate.interpolation")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random rotation")
+        add_flag(group, "--image-augmentation.random-rotate.enable", help="random rotations")
+        group.add_argument("--image-augmentation.random-rotate.angle", type=float, default=10.0,
+                           help="largest angle in degrees")
+        group.add_argument("--image-augmentation.random-rotate.fill-mask", type=int, default=255,
+                           help="mask value of pixels rotated in from outside")
+        group.add_argument("--image-augmentation.random-rotate.interpolation", type=str, default="bilinear",
+                           choices=list(INTERPOLATIONS), help="interpolation")
+        group.add_argument("--image-augmentation.random-rotate.p", type=float, default=0.5,
+                           help="probability of a rotation")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        if random.random() > self.p:
+            return data
+        h, w = data["image"].shape[:2]
+        matrix = cv2.getRotationMatrix2D(center=(w / 2, h / 2), angle=random.uniform(-self.angle, self.angle),
+                                         scale=1)
+        data["image"] = cv2.warpAffine(data["image"], matrix, (w, h), flags=self.interpolation, borderValue=0)
+        if data.get("mask") is not None:
+            data["mask"] = cv2.warpAffine(data["mask"], matrix, (w, h), flags=cv2.INTER_NEAREST,
+                                          borderValue=self.fill_mask)
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomRotate(angle={self.angle}, p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("random_translate")
+class RandomTranslate:
+    """Shift the content by up to ``factor`` of each side, towards the bottom-right or the top-left."""
+
+    def __init__(self, opts: Any) -> None:
+        self.factor = float(getattr(opts, "image_augmentation.random_translate.factor", 0.2))
+        if not 0.0 < self.factor < 0.5:
+            raise ConfigError(f"image_augmentation.random_translate.factor must be in (0, 0.5), got {self.factor}")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random translation")
+        add_flag(group, "--image-augmentation.random-translate.enable", help="random translations")
+        group.add_argument("--image-augmentation.random-translate.factor", type=float, default=0.2,
+                           help="largest shift as a fraction of the side")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        h, w = data["image"].shape[:2]
+        th = int(math.ceil(random.uniform(0, self.factor) * h))
+        tw = int(math.ceil(random.uniform(0, self.factor) * w))
+        forward = random.random() <= 0.5
+        for key in ("image", "mask"):
+            src = data.get(key)
+            if src is None:
+                continue
+            out = np.zeros_like(src)
+            if forward:
+                out[th:, tw:] = src[:h - th, :w - tw]
+            else:
+                out[:h - th, :w - tw] = src[th:, tw:]
+            data[key] = out
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomTranslate(factor={self.factor})"
+
+
+@TRANSFORM_REGISTRY.register("random_zoom_out")
+class RandomZoomOut:
+    """Place the image at a random spot of a mid-grey canvas ``ratio`` times larger (``ratio`` drawn
+    from ``side_range``), moving the boxes with it; applied with probability ``p``."""
+
+    def __init__(self, opts: Any) -> None:
+        self.side_range = tuple(getattr(opts, "image_augmentation.random_zoom_out.side_range", (1.0, 4.0)))
+        self.p = float(getattr(opts, "image_augmentation.random_zoom_out.p", 0.5))
+        if len(self.side_range) != 2 or not 1.0 <= self.side_range[0] <= self.side_range[1]:
+            raise ConfigError(f"image_augmentation.random_zoom_out.side_range must be (low, high) with "
+                              f"1 <= low <= high, got {self.side_range}")
+        self.fill = 128
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random zoom out")
+        add_flag(group, "--image-augmentation.random-zoom-out.enable", help="random zoom out (detection)")
+        group.add_argument("--image-augmentation.random-zoom-out.side-range", type=float, nargs=2, default=[1.0, 4.0],
+                           help="range of the canvas side relative to the image")
+        group.add_argument("--image-augmentation.random-zoom-out.p", type=float, default=0.5,
+                           help="probability of a zoom out")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        if random.random() > self.p:
+            return data
+        img = data["image"]
+        h, w, c = img.shape
+        ratio = random.uniform(*self.side_range)
+        left = int(random.uniform(0, w * ratio - w))
+        top = int(random.uniform(0, h * ratio - h))
+        canvas = np.full((int(h * ratio), int(w * ratio), c), self.fill, dtype=img.dtype)
+        canvas[top:top + h, left:left + w] = img
+        data["image"] = canvas
+        boxes = data.get("box_coordinates")
+        if boxes is not None:
+            boxes = boxes.copy()
+            boxes[:, :2] += (left, top)
+            boxes[:, 2:] += (left, top)
+            data["box_coordinates"] = boxes
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomZoomOut(side_range={self.side_range}, p={self.p})"
+
+
+def _box_iou(boxes: np.ndarray, rect: np.ndarray) -> np.ndarray:
+    lt = np.maximum(boxes[:, :2], rect[:2])
+    rb = np.minimum(boxes[:, 2:], rect[2:])
+    inter = np.clip(rb - lt, 0, None).prod(axis=1)
+    area_boxes = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    area_rect = (rect[2] - rect[0]) * (rect[3] - rect[1])
+    return inter / (area_boxes + area_rect - inter)
+
+
+@TRANSFORM_REGISTRY.register("ssd_cropping")
+class SSDCropping:
+    """SSD's random crop: pick a minimum IoU (or no crop), then try crops of 0.3-1 of each side and
+    aspect 0.5-2 until one overlaps a box by that IoU and contains some box centres; keep those
+    boxes, clipped to the crop."""
+
+    min_ious = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+    def __init__(self, opts: Any, trials: int = 40, max_rounds: int = 50) -> None:
+        self.trials, self.max_rounds = trials, max_rounds
+
+    def _try_crop(self, data: Sample, min_iou: float) -> Optional[Sample]:
+        image, boxes, labels = data["image"], data["box_coordinates"], data["box_labels"]
+        height, width = image.shape[:2]
+        for _ in range(self.trials):
+            w = random.uniform(0.3 * width, width)
+            h = random.uniform(0.3 * height, height)
+            if not 0.5 <= h / w <= 2.0:
+                continue
+            left, top = random.uniform(0, width - w), random.uniform(0, height - h)
+            rect = np.array([int(left), int(top), int(left + w), int(top + h)])
+            if _box_iou(boxes, rect).max() < min_iou:
+                continue
+            centers = (boxes[:, :2] + boxes[:, 2:]) * 0.5
+            keep = ((rect[0] < centers[:, 0]) & (rect[1] < centers[:, 1]) &
+                    (rect[2] > centers[:, 0]) & (rect[3] > centers[:, 1]))
+            if not keep.any():
+                continue
+            kept = boxes[keep].copy()
+            kept[:, :2] = np.maximum(kept[:, :2], rect[:2]) - rect[:2]
+            kept[:, 2:] = np.minimum(kept[:, 2:], rect[2:]) - rect[:2]
+            data["image"] = image[rect[1]:rect[3], rect[0]:rect[2]]
+            data["box_coordinates"], data["box_labels"] = kept, labels[keep]
+            return data
+        return None
+
+    def __call__(self, data: Sample) -> Sample:
+        boxes = data.get("box_coordinates")
+        if boxes is None or len(boxes) == 0:
+            return data
+        for _ in range(self.max_rounds):
+            min_iou = random.choice(self.min_ious)
+            if min_iou == 0.0:
+                return data
+            cropped = self._try_crop(data, min_iou)
+            if cropped is not None:
+                return cropped
+        return data
+
+    def __repr__(self) -> str:
+        return f"SSDCropping(trials={self.trials})"
+
+
+@TRANSFORM_REGISTRY.register("box_percent_coords")
+class BoxPercentCoords:
+    """Express box coordinates as fractions of the image width and height."""
+
+    def __init__(self, opts: Any) -> None:
+        pass
+
+    def __call__(self, data: Sample) -> Sample:
+        boxes = data.get("box_coordinates")
+        if boxes is not None:
+            h, w = data["image"].shape[:2]
+            boxes = boxes.astype(np.float32, copy=True)
+            boxes[:, 0::2] /= w
+            boxes[:, 1::2] /= h
+            data["box_coordinates"] = boxes
+        return data
+
+    def __repr__(self) -> str:
+        return "BoxPercentCoords()"
+

@@ -1,0 +1,203 @@
+"""Photometric transforms: gamma, blur, JPEG artefacts, noise and SSD's photometric distortion."""
+from __future__ import annotations
+
+import argparse
+import random
+from typing import Any
+
+import cv2
+import numpy as np
+
+from data.transforms.base import TRANSFORM_REGISTRY, Sample, check_range
+from utils.errors import ConfigError
+from utils.opts import add_flag
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@TRANSFORM_REGISTRY.register("random_gamma_correction")
+class RandomGammaCorrection:
+    def __init__(self, opts: Any) -> None:
+        key = "image_augmentation.random_gamma_correction"
+        self.gamma = check_range(getattr(opts, f"{key}.gamma", (0.5, 1.5)), f"{key}.gamma", 0.0)
+        self.p = float(getattr(opts, f"{key}.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random gamma correction")
+        add_flag(group, "--image-augmentation.random-gamma-correction.enable", help="random gamma correction")
+        group.add_argument("--image-augmentation.random-gamma-correction.gamma", type=float, nargs=2,
+                           default=[0.5, 1.5], help="range of gamma")
+        group.add_argument("--image-augmentation.random-gamma-correction.p", type=float, default=0.5,
+                           help="probability of a correction")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        if random.random() <= self.p:
+            gamma = random.uniform(*self.gamma)
+            table = (((np.arange(256) / 255.0) ** gamma) * 255).astype(np.uint8)
+            data["image"] = cv2.LUT(data["image"], table)
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomGammaCorrection(gamma={self.gamma}, p={self.p})"
+
+
+BLUR_TYPES = ("gauss", "median", "average", "any", "none")
+
+
+@TRANSFORM_REGISTRY.register("random_blur")
+class RandomBlur:
+    """Gaussian, median or box blur with odd kernels drawn from ``kernel_size``."""
+
+    def __init__(self, opts: Any) -> None:
+        key = "image_augmentation.random_blur"
+        self.kernel_range = tuple(int(k) for k in check_range(getattr(opts, f"{key}.kernel_size", (3, 7)),
+                                                              f"{key}.kernel_size", 1))
+        self.kind = getattr(opts, f"{key}.kernel_type", "any")
+        if self.kind not in BLUR_TYPES:
+            raise ConfigError(f"{key}.kernel_type: choose one of {', '.join(BLUR_TYPES)}, got {self.kind!r}")
+        self.p = float(getattr(opts, f"{key}.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random blur")
+        add_flag(group, "--image-augmentation.random-blur.enable", help="random blurring")
+        group.add_argument("--image-augmentation.random-blur.kernel-size", type=int, nargs=2, default=[3, 7],
+                           help="range of kernel sizes (made odd)")
+        group.add_argument("--image-augmentation.random-blur.kernel-type", type=str, default="any",
+                           choices=BLUR_TYPES, help="blur filter")
+        group.add_argument("--image-augmentation.random-blur.p", type=float, default=0.5,
+                           help="probability of a blur")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        if self.kind == "none" or random.random() > self.p:
+            return data
+        kx = random.randint(*self.kernel_range) // 2 * 2 + 1
+        ky = random.randint(*self.kernel_range) // 2 * 2 + 1
+        kind = random.choice(BLUR_TYPES[:3]) if self.kind == "any" else self.kind
+        img = data["image"]
+        if kind == "gauss":
+            img = cv2.GaussianBlur(img, (kx, ky), sigmaX=0)
+        elif kind == "median":
+            img = cv2.medianBlur(img, kx if random.random() < 0.5 else ky)
+        else:
+            img = cv2.blur(img, (kx, ky))
+        data["image"] = img
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomBlur(kernel_range={self.kernel_range}, type={self.kind}, p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("random_jpeg_compress")
+class RandomJPEGCompress:
+    def __init__(self, opts: Any) -> None:
+        key = "image_augmentation.random_jpeg_compress"
+        self.quality = check_range(getattr(opts, f"{key}.q_factor", (5, 25)), f"{key}.q_factor", 0, 100)
+        self.p = float(getattr(opts, f"{key}.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random JPEG compression")
+        add_flag(group, "--image-augmentation.random-jpeg-compress.enable", help="random JPEG compression")
+        group.add_argument("--image-augmentation.random-jpeg-compress.q-factor", type=int, nargs=2, default=[5, 25],
+                           help="range of JPEG quality")
+        group.add_argument("--image-augmentation.random-jpeg-compress.p", type=float, default=0.5,
+                           help="probability of a compression")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        if random.random() <= self.p:
+            quality = int(random.uniform(*self.quality))
+            ok, encoded = cv2.imencode(".jpg", data["image"], [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+            if ok:
+                data["image"] = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomJPEGCompress(quality={self.quality}, p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("random_gauss_noise")
+class RandomGaussianNoise:
+    def __init__(self, opts: Any) -> None:
+        key = "image_augmentation.random_gauss_noise"
+        self.sigma = check_range(getattr(opts, f"{key}.sigma", (0.03, 0.1)), f"{key}.sigma", 0.0)
+        self.p = float(getattr(opts, f"{key}.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Random Gaussian noise")
+        add_flag(group, "--image-augmentation.random-gauss-noise.enable", help="random Gaussian noise")
+        group.add_argument("--image-augmentation.random-gauss-noise.sigma", type=float, nargs=2, default=[0.03, 0.1],
+                           help="range of the noise std (fraction of 255)")
+        group.add_argument("--image-augmentation.random-gauss-noise.p", type=float, default=0.5,
+                           help="probability of adding noise")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        if random.random() <= self.p:
+            std = random.uniform(*self.sigma)
+            img = data["image"]
+            data["image"] = _to_uint8(img + np.random.normal(0.0, std, img.shape) * 255)
+        return data
+
+    def __repr__(self) -> str:
+        return f"RandomGaussianNoise(sigma={self.sigma}, p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("photo_metric_distort")
+class PhotometricDistort:
+    """SSD's photometric distortion: random contrast and brightness, saturation and hue (in HSV),
+    contrast again if it was not applied first, and a random channel permutation; each with
+    probability ``p``."""
+
+    def __init__(self, opts: Any) -> None:
+        key = "image_augmentation.photo_metric_distort"
+        self.alpha = check_range((getattr(opts, f"{key}.alpha_min", 0.5), getattr(opts, f"{key}.alpha_max", 1.5)),
+                                 f"{key}.alpha_min/max", 0.0)
+        self.beta = check_range((getattr(opts, f"{key}.beta_min", -0.2), getattr(opts, f"{key}.beta_max", 0.2)),
+                                f"{key}.beta_min/max", -0.5, 0.5)
+        self.gamma = check_range((getattr(opts, f"{key}.gamma_min", 0.5), getattr(opts, f"{key}.gamma_max", 1.5)),
+                                 f"{key}.gamma_min/max", 0.0)
+        self.delta = check_range((getattr(opts, f"{key}.delta_min", -0.05), getattr(opts, f"{key}.delta_max", 0.05)),
+                                 f"{key}.delta_min/max", -1.0, 1.0)
+        self.p = float(getattr(opts, f"{key}.p", 0.5))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Photometric distortion")
+        add_flag(group, "--image-augmentation.photo-metric-distort.enable", help="photometric distortion")
+        for name, default, what in (("alpha-min", 0.5, "contrast"), ("alpha-max", 1.5, "contrast"),
+                                    ("beta-min", -0.2, "brightness"), ("beta-max", 0.2, "brightness"),
+                                    ("gamma-min", 0.5, "saturation"), ("gamma-max", 1.5, "saturation"),
+                                    ("delta-min", -0.05, "hue"), ("delta-max", 0.05, "hue")):
+            group.add_argument(f"--image-augmentation.photo-metric-distort.{name}", type=float, default=default,
+                               help=f"{name.split('-')[1]} of the {what} factor")
+        group.add_argument("--image-augmentation.photo-metric-distort.p", type=float, default=0.5,
+                           help="probability of each distortion")
+        return parser
+
+    def __call__(self, data: Sample) -> Sample:
+        draws = np.random.rand(6)
+        image = data["image"].astype(np.float32)
+        alpha = random.uniform(*self.alpha) if draws[0] < self.p else 1.0
+        image *= alpha
+        image += random.uniform(*self.beta) * 255 if draws[1] < self.p else 0.0
+        hsv = cv2.cvtColor(_to_uint8(image), cv2.COLOR_BGR2HSV).astype(np.float32)
+        hsv[..., 1] *= random.uniform(*self.gamma) if draws[2] < self.p else 1.0
+        hsv[..., 0] += int(random.uniform(*self.delta) * 255) if draws[3] < self.p else 0.0
+        image = cv2.cvtColor(_to_uint8(hsv), cv2.COLOR_HSV2BGR)
+        if alpha == 1.0 and draws[4] < self.p:
+            image = _to_uint8(image.astype(np.float32) * random.uniform(*self.alpha))
+        if draws[5] < self.p:
+            image = image[..., np.random.permutation(image.shape[-1])]
+        data["image"] = np.ascontiguousarray(image)
+        return data
+
+    def __repr__(self) -> str:
+        return f"PhotometricDistort(p={self.p})"

@@ -1,0 +1,25 @@
+"""Loss functions, one per task (``loss.category``)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from loss_fn import classification  # noqa: F401  (registration)
+from loss_fn.base import LOSS_REGISTRY, BaseCriterion
+
+
+def build_loss(opts: Any) -> BaseCriterion:
+    category = getattr(opts, "loss.category", None) or getattr(opts, "dataset.category", "classification")
+    return LOSS_REGISTRY.get(category)(opts)
+
+
+def arguments_loss(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Loss")
+    group.add_argument("--loss.category", type=str, default=None, choices=LOSS_REGISTRY.names(),
+                       help="task of the loss (default: dataset.category)")
+    group.add_argument("--loss.ignore-idx", type=int, default=-1, help="target value that the loss ignores")
+    LOSS_REGISTRY.add_arguments(parser)
+    return parser
+
+
+__all__ = ["LOSS_REGISTRY", "BaseCriterion", "build_loss", "arguments_loss"]

@@ -1,0 +1,53 @@
+"""Classification losses: ``cross_entropy`` and ``label_smoothing``."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from loss_fn.base import LOSS_REGISTRY, BaseCriterion, batch_class_weights
+from utils.errors import ConfigError
+from utils.opts import add_flag
+
+CLASSIFICATION_LOSSES = ("cross_entropy", "label_smoothing")
+
+
+@LOSS_REGISTRY.register("classification")
+class ClassificationLoss(BaseCriterion):
+    """Cross-entropy over ``N x C`` logits, with optional label smoothing during training:
+    ``(1 - s) * NLL + s / C * sum_c(-log p_c)``; in eval mode plain cross-entropy."""
+
+    def __init__(self, opts: Any) -> None:
+        super().__init__()
+        name = getattr(opts, "loss.classification.name", "cross_entropy")
+        if name not in CLASSIFICATION_LOSSES:
+            raise ConfigError(f"loss.classification.name {name!r}: choose one of {', '.join(CLASSIFICATION_LOSSES)}")
+        self.name = name
+        self.smoothing = float(getattr(opts, "loss.classification.label_smoothing_factor", 0.1)) \
+            if name == "label_smoothing" else 0.0
+        self.ignore_index = int(getattr(opts, "loss.ignore_idx", -1))
+        self.class_weights = bool(getattr(opts, "loss.classification.cross_entropy_class_weights", False))
+
+    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        weight = None
+        if self.class_weights and self.training:
+            weight = batch_class_weights(target, prediction.shape[1]).to(prediction.dtype)
+        smoothing = self.smoothing if self.training else 0.0
+        return F.cross_entropy(prediction, target, weight=weight, ignore_index=self.ignore_index,
+                               label_smoothing=smoothing)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Classification loss (loss.category: classification)")
+        group.add_argument("--loss.classification.name", type=str, default="cross_entropy",
+                           choices=CLASSIFICATION_LOSSES, help="loss")
+        group.add_argument("--loss.classification.label-smoothing-factor", type=float, default=0.1,
+                           help="label smoothing of label_smoothing")
+        add_flag(group, "--loss.classification.cross-entropy-class-weights",
+                 help="weight classes by their inverse log-frequency in the batch")
+        return parser
+
+    def extra_repr(self) -> str:
+        return f"name={self.name}, smoothing={self.smoothing}"

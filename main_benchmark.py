@@ -1,0 +1,108 @@
+"""Count a model's parameters and multiply-adds per stage, and optionally time it.
+
+    python main_benchmark.py --common.config-file config/classification/edgeformer/edgeformer_s.yaml
+    python main_benchmark.py --common.config-file ... --benchmark.input-size 224 --benchmark.latency
+
+MACs follow the reference profiler's conventions (see cvnets/misc/profiler.py). The last line
+printed is a JSON object: model, params, macs, input_size [h, w] (and latency_ms, threads).
+``--benchmark.compare-parc`` times the model with the two implementations of the ParC
+convolution (circulant products, and the reference's concatenate-and-convolve) side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from utils.entry import run_entry
+from utils.errors import ConfigError
+from utils.opts import add_flag
+
+
+def benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Benchmark")
+    group.add_argument("--benchmark.input-size", type=int, nargs="+", default=None, metavar="SIDE",
+                       help="input side (one value) or height and width (default: the config's crop size)")
+    group.add_argument("--benchmark.batch-size", type=int, default=1, help="batch size of the timed runs")
+    add_flag(group, "--benchmark.latency", help="also time the forward pass")
+    add_flag(group, "--benchmark.compare-parc",
+             help="time the ParC convolutions' two implementations side by side")
+    group.add_argument("--benchmark.warmup", type=int, default=5, help="untimed runs first")
+    group.add_argument("--benchmark.repeats", type=int, default=30, help="timed runs (the median is reported)")
+    group.add_argument("--benchmark.threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    return parser
+
+
+def input_size(opts: Any) -> List[int]:
+    size = getattr(opts, "benchmark.input_size", None)
+    if size:
+        if len(size) not in (1, 2):
+            raise ConfigError(f"benchmark.input_size takes one or two values, got {size}")
+        return [size[0], size[0]] if len(size) == 1 else list(size)
+    prefix = "sampler.vbs" if str(getattr(opts, "sampler.name", "")).startswith("variable") else "sampler.bs"
+    return [int(getattr(opts, f"{prefix}.crop_size_height", 256)), int(getattr(opts, f"{prefix}.crop_size_width", 256))]
+
+
+def median_ms(run: Callable[[], Any], warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    from cvnets import get_model
+    from cvnets.misc.profiler import format_profile, profile_model
+    from cvnets.modules import parc
+    from utils.opts import build_parser, parse_options
+
+    opts = parse_options(build_parser("Profile a model.", extra=[benchmark_arguments]), args)
+    threads = getattr(opts, "benchmark.threads", None)
+    if threads:
+        torch.set_num_threads(threads)
+    model = get_model(opts).eval()
+    h, w = input_size(opts)
+    name = Path(getattr(opts, "common.config_file") or "model").stem
+    profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages())
+    print(format_profile(profile, f"{name} at {h}x{w}"))
+    result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
+                              "input_size": [h, w]}
+    warmup, repeats = int(getattr(opts, "benchmark.warmup", 5)), int(getattr(opts, "benchmark.repeats", 30))
+    x = torch.rand(int(getattr(opts, "benchmark.batch_size", 1)), 3, h, w)
+
+    def forward() -> None:
+        with torch.no_grad():
+            model(x)
+
+    if getattr(opts, "benchmark.latency", False):
+        result["latency_ms"] = round(median_ms(forward, warmup, repeats), 3)
+        result["threads"] = torch.get_num_threads()
+    if getattr(opts, "benchmark.compare_parc", False):
+        times: Dict[str, List[float]] = {impl: [] for impl in parc.IMPLEMENTATIONS}
+        for _ in range(max(1, repeats // 5)):  # alternate, so both see the same machine state
+            for impl in parc.IMPLEMENTATIONS:
+                previous = parc.set_implementation(impl)
+                try:
+                    times[impl].append(median_ms(forward, 2, 5))
+                finally:
+                    parc.set_implementation(previous)
+        medians = {impl: statistics.median(t) for impl, t in times.items()}
+        for impl, ms in medians.items():
+            print(f"ParC implementation {impl}: {ms:.3f} ms")
+        result["parc_speedup"] = round(medians["concat_conv"] / medians["circulant"], 3)
+        result["threads"] = torch.get_num_threads()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry(main))

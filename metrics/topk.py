@@ -1,0 +1,37 @@
+"""Top-k accuracy (in percent)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from metrics.base import METRIC_REGISTRY, Metric
+
+
+def topk_correct(logits: Tensor, target: Tensor, k: int) -> int:
+    """How many rows of ``logits`` have ``target`` among their ``k`` highest scores."""
+    k = min(k, logits.shape[1])
+    top = logits.topk(k, dim=1).indices
+    return int((top == target.view(-1, 1)).any(dim=1).sum())
+
+
+class TopK(Metric):
+    k = 1
+
+    def update(self, prediction: Any, target: Any, loss: Tensor, batch_size: int) -> None:
+        logits = prediction[0] if isinstance(prediction, (tuple, list)) else prediction
+        self.add(torch.tensor([topk_correct(logits, target, self.k), target.numel()]))
+
+    def value(self) -> float:
+        return float(100.0 * self.state[0] / self.state[1]) if self.state[1] else float("nan")
+
+
+@METRIC_REGISTRY.register("top1")
+class Top1(TopK):
+    k = 1
+
+
+@METRIC_REGISTRY.register("top5")
+class Top5(TopK):
+    k = 5

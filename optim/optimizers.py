@@ -1,0 +1,77 @@
+"""Optimizers (``optim.name``): ``sgd``, ``adam`` and ``adamw`` from ``torch.optim``."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict, Iterable, List
+
+import torch
+from torch import nn
+
+from utils.opts import add_flag
+from utils.registry import Registry
+
+OPTIM_REGISTRY = Registry("optimizer", option="optim.name")
+
+
+@OPTIM_REGISTRY.register("sgd")
+def _sgd(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
+    return torch.optim.SGD(groups, lr=0.1, momentum=float(getattr(opts, "optim.sgd.momentum", 0.9)),
+                           nesterov=bool(getattr(opts, "optim.sgd.nesterov", False)))
+
+
+@OPTIM_REGISTRY.register("adam")
+def _adam(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
+    betas = (float(getattr(opts, "optim.adam.beta1", 0.9)), float(getattr(opts, "optim.adam.beta2", 0.98)))
+    return torch.optim.Adam(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps", 1e-8)),
+                            amsgrad=bool(getattr(opts, "optim.adam.amsgrad", False)))
+
+
+@OPTIM_REGISTRY.register("adamw")
+def _adamw(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
+    betas = (float(getattr(opts, "optim.adamw.beta1", 0.9)), float(getattr(opts, "optim.adamw.beta2", 0.98)))
+    return torch.optim.AdamW(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps", 1e-8)),
+                             amsgrad=bool(getattr(opts, "optim.adamw.amsgrad", False)))
+
+
+def parameter_groups(named_parameters: Iterable, weight_decay: float, no_decay_bn_filter_bias: bool,
+                     lr_multiplier: float = 1.0) -> List[Dict[str, Any]]:
+    """Trainable parameters in a group with ``weight_decay`` and, with ``no_decay_bn_filter_bias``,
+    the 1-D ones (biases, normalization weights) in a group without decay."""
+    decay, no_decay = [], []
+    for _, param in named_parameters:
+        if not param.requires_grad:
+            continue
+        (no_decay if no_decay_bn_filter_bias and param.dim() == 1 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay, "lr_multiplier": lr_multiplier}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0, "lr_multiplier": lr_multiplier})
+    return [g for g in groups if g["params"]]
+
+
+def model_parameter_groups(model: nn.Module, opts: Any) -> List[Dict[str, Any]]:
+    """The model's own groups (``get_trainable_parameters``), else all its parameters."""
+    weight_decay = float(getattr(opts, "optim.weight_decay", 0.0))
+    no_decay = bool(getattr(opts, "optim.no_decay_bn_filter_bias", False))
+    if hasattr(model, "get_trainable_parameters"):
+        return model.get_trainable_parameters(weight_decay, no_decay)
+    return parameter_groups(model.named_parameters(), weight_decay, no_decay)
+
+
+def build_optimizer(model: nn.Module, opts: Any) -> torch.optim.Optimizer:
+    """The optimizer of ``optim.name``; learning rates are set by the scheduler at every step."""
+    return OPTIM_REGISTRY.get(getattr(opts, "optim.name", "sgd"))(opts, model_parameter_groups(model, opts))
+
+
+def arguments_optimizers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Optimizer")
+    group.add_argument("--optim.name", type=str, default="sgd", choices=OPTIM_REGISTRY.names(), help="optimizer")
+    group.add_argument("--optim.eps", type=float, default=1e-8, help="epsilon of adam and adamw")
+    group.add_argument("--optim.weight-decay", type=float, default=4e-5, help="weight decay")
+    add_flag(group, "--optim.no-decay-bn-filter-bias", help="no weight decay on biases and normalization weights")
+    group.add_argument("--optim.sgd.momentum", type=float, default=0.9, help="SGD momentum")
+    add_flag(group, "--optim.sgd.nesterov", help="Nesterov momentum")
+    for name in ("adam", "adamw"):
+        group.add_argument(f"--optim.{name}.beta1", type=float, default=0.9, help=f"{name} beta1")
+        group.add_argument(f"--optim.{name}.beta2", type=float, default=0.98, help=f"{name} beta2")
+        add_flag(group, f"--optim.{name}.amsgrad", help=f"AMSGrad variant of {name}")
+    return parser

@@ -1,0 +1,184 @@
+"""Learning-rate schedules (``scheduler.name``) with a linear warm-up.
+
+During the first ``scheduler.warmup_iterations`` iterations the rate rises linearly from
+``scheduler.warmup_init_lr``; afterwards the schedule is a function of the epoch
+(``is_iteration_based: false``) or of the iteration. The rate of each parameter group is the
+schedule's value times the group's ``lr_multiplier``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any, List
+
+import numpy as np
+import torch
+
+from utils.errors import ConfigError
+from utils.opts import add_flag
+from utils.registry import Registry
+
+SCHEDULER_REGISTRY = Registry("learning-rate scheduler", option="scheduler.name")
+
+
+class BaseScheduler:
+    round_places = 8
+
+    def __init__(self, opts: Any, peak_lr: float) -> None:
+        self.is_iteration_based = bool(getattr(opts, "scheduler.is_iteration_based", False))
+        self.max_epochs = getattr(opts, "scheduler.max_epochs", None)
+        self.max_iterations = getattr(opts, "scheduler.max_iterations", None)
+        if self.is_iteration_based and not self.max_iterations:
+            raise ConfigError("scheduler.is_iteration_based needs scheduler.max_iterations")
+        if not self.is_iteration_based and not self.max_epochs:
+            raise ConfigError("scheduler.max_epochs must be set (or use scheduler.is_iteration_based)")
+        self.warmup_iterations = max(int(getattr(opts, "scheduler.warmup_iterations", 0)), 0)
+        self.warmup_init_lr = float(getattr(opts, "scheduler.warmup_init_lr", 1e-7))
+        self.warmup_step = ((peak_lr - self.warmup_init_lr) / self.warmup_iterations
+                            if self.warmup_iterations else 0.0)
+
+    def schedule(self, epoch: int, iteration: int) -> float:
+        raise NotImplementedError
+
+    def get_lr(self, epoch: int, iteration: int) -> float:
+        if iteration < self.warmup_iterations:
+            lr = self.warmup_init_lr + iteration * self.warmup_step
+        else:
+            lr = self.schedule(epoch, iteration)
+        return max(0.0, lr)
+
+    def update_lr(self, optimizer: torch.optim.Optimizer, epoch: int, iteration: int) -> float:
+        lr = self.get_lr(epoch, iteration)
+        for group in optimizer.param_groups:
+            group["lr"] = round(lr * group.get("lr_multiplier", 1.0), self.round_places)
+        return lr
+
+    @staticmethod
+    def current_lrs(optimizer: torch.optim.Optimizer) -> List[float]:
+        return [group["lr"] for group in optimizer.param_groups]
+
+
+@SCHEDULER_REGISTRY.register("cosine")
+class CosineScheduler(BaseScheduler):
+    """``min_lr + (max_lr - min_lr) * (1 + cos(pi * t / period)) / 2``, t the epoch (period:
+    max_epochs) or the iteration after warm-up (period: max_iterations - warmup + 1)."""
+
+    def __init__(self, opts: Any) -> None:
+        self.max_lr = float(getattr(opts, "scheduler.cosine.max_lr", 0.1))
+        self.min_lr = float(getattr(opts, "scheduler.cosine.min_lr", 1e-5))
+        super().__init__(opts, self.max_lr)
+        self.period = (self.max_iterations - self.warmup_iterations + 1 if self.is_iteration_based
+                       else self.max_epochs)
+
+    def schedule(self, epoch: int, iteration: int) -> float:
+        t = iteration - self.warmup_iterations if self.is_iteration_based else epoch
+        return self.min_lr + 0.5 * (self.max_lr - self.min_lr) * (1 + math.cos(math.pi * t / self.period))
+
+
+@SCHEDULER_REGISTRY.register("polynomial")
+class PolynomialScheduler(BaseScheduler):
+    """``(start_lr - end_lr) * (1 - t) ** power + end_lr``, t the fraction of training done."""
+
+    def __init__(self, opts: Any) -> None:
+        self.start_lr = float(getattr(opts, "scheduler.polynomial.start_lr", 0.1))
+        self.end_lr = float(getattr(opts, "scheduler.polynomial.end_lr", 1e-5))
+        self.power = float(getattr(opts, "scheduler.polynomial.power", 2.5))
+        super().__init__(opts, self.start_lr)
+
+    def schedule(self, epoch: int, iteration: int) -> float:
+        t = ((iteration - self.warmup_iterations) / self.max_iterations if self.is_iteration_based
+             else epoch / self.max_epochs)
+        return (self.start_lr - self.end_lr) * (1.0 - t) ** self.power + self.end_lr
+
+
+@SCHEDULER_REGISTRY.register("fixed")
+class FixedScheduler(BaseScheduler):
+    """A constant rate after warm-up."""
+
+    def __init__(self, opts: Any) -> None:
+        self.lr = float(getattr(opts, "scheduler.fixed.lr", 0.1))
+        super().__init__(opts, self.lr)
+
+    def schedule(self, epoch: int, iteration: int) -> float:
+        return self.lr
+
+
+@SCHEDULER_REGISTRY.register("cyclic")
+class CyclicScheduler(BaseScheduler):
+    """Cycles of ``epochs_per_cycle`` epochs whose rate falls linearly from ``min_lr * epochs_per_cycle``
+    to ``min_lr`` (the first epoch of each cycle at ``min_lr``), ``total_cycles - 1`` times; at the
+    epochs of ``steps`` both ends are multiplied by ``gamma`` (cumulatively); then a last cycle that
+    anneals ``min_lr`` to ``last_cycle_end_lr`` linearly or by a cosine. Epoch-based."""
+
+    def __init__(self, opts: Any) -> None:
+        key = "scheduler.cyclic"
+        self.min_lr = float(getattr(opts, f"{key}.min_lr", 0.1))
+        self.end_lr = float(getattr(opts, f"{key}.last_cycle_end_lr", 1e-3))
+        self.cycle_length = int(getattr(opts, f"{key}.epochs_per_cycle", 5))
+        self.n_cycles = int(getattr(opts, f"{key}.total_cycles", 11)) - 1
+        self.anneal = getattr(opts, f"{key}.last_cycle_type", "linear")
+        steps = getattr(opts, f"{key}.steps", None)
+        super().__init__(opts, self.min_lr)
+        if self.is_iteration_based:
+            raise ConfigError("the cyclic scheduler is epoch-based; set scheduler.is_iteration_based to false")
+        if self.min_lr < self.end_lr:
+            raise ConfigError(f"{key}.min_lr ({self.min_lr}) must not be below {key}.last_cycle_end_lr "
+                              f"({self.end_lr})")
+        self.cyclic_epochs = self.cycle_length * self.n_cycles
+        if self.cyclic_epochs >= self.max_epochs:
+            raise ConfigError(f"the cycles ({self.n_cycles} x {self.cycle_length} epochs) leave no last cycle "
+                              f"within scheduler.max_epochs={self.max_epochs}")
+        self.steps = list(steps) if steps else []
+        self.gamma = float(getattr(opts, f"{key}.gamma", 0.5)) if steps else 1.0
+
+    def _cycle_min_lr(self, epoch: int) -> float:
+        passed = [i for i, step in enumerate(self.steps) if step <= epoch]
+        factor = 1.0
+        for i in passed:
+            factor *= self.gamma ** (i + 1)
+        return self.min_lr * factor
+
+    def schedule(self, epoch: int, iteration: int) -> float:
+        low = self._cycle_min_lr(min(epoch, self.cyclic_epochs))
+        if epoch <= self.cyclic_epochs:
+            rates = list(np.linspace(low * self.cycle_length, low, self.cycle_length))
+            rates = [rates[-1]] + rates[:-1]
+            return float(rates[epoch % self.cycle_length])
+        last_epochs = self.max_epochs - self.cyclic_epochs
+        if self.anneal == "linear":
+            return low - (epoch - self.cyclic_epochs + 1) * (low - self.end_lr) / last_epochs
+        period = last_epochs + 1
+        return self.end_lr + 0.5 * (low - self.end_lr) * (1 + math.cos(math.pi * (epoch - self.cyclic_epochs) / period))
+
+
+def build_scheduler(opts: Any) -> BaseScheduler:
+    return SCHEDULER_REGISTRY.get(getattr(opts, "scheduler.name", "cosine"))(opts)
+
+
+def arguments_schedulers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Learning-rate schedule")
+    group.add_argument("--scheduler.name", type=str, default="cosine", choices=SCHEDULER_REGISTRY.names(),
+                       help="schedule")
+    group.add_argument("--scheduler.max-epochs", type=int, default=None, help="training epochs")
+    group.add_argument("--scheduler.max-iterations", type=int, default=None,
+                       help="training iterations (iteration-based schedules)")
+    add_flag(group, "--scheduler.is-iteration-based", help="schedule by iteration instead of by epoch")
+    group.add_argument("--scheduler.warmup-iterations", type=int, default=0, help="linear warm-up iterations")
+    group.add_argument("--scheduler.warmup-init-lr", type=float, default=1e-7, help="rate at the first iteration")
+    group.add_argument("--scheduler.cosine.max-lr", type=float, default=0.1, help="cosine: peak rate")
+    group.add_argument("--scheduler.cosine.min-lr", type=float, default=1e-5, help="cosine: final rate")
+    group.add_argument("--scheduler.polynomial.start-lr", type=float, default=0.1, help="polynomial: peak rate")
+    group.add_argument("--scheduler.polynomial.end-lr", type=float, default=1e-5, help="polynomial: final rate")
+    group.add_argument("--scheduler.polynomial.power", type=float, default=2.5, help="polynomial: power")
+    group.add_argument("--scheduler.fixed.lr", type=float, default=0.1, help="fixed: the rate")
+    group.add_argument("--scheduler.cyclic.min-lr", type=float, default=0.1, help="cyclic: lowest rate of a cycle")
+    group.add_argument("--scheduler.cyclic.last-cycle-end-lr", type=float, default=1e-3,
+                       help="cyclic: rate at the end of the last cycle")
+    group.add_argument("--scheduler.cyclic.epochs-per-cycle", type=int, default=5, help="cyclic: cycle length")
+    group.add_argument("--scheduler.cyclic.total-cycles", type=int, default=11, help="cyclic: cycles incl. the last")
+    group.add_argument("--scheduler.cyclic.last-cycle-type", type=str, default="linear", choices=["linear", "cosine"],
+                       help="cyclic: annealing of the last cycle")
+    group.add_argument("--scheduler.cyclic.steps", type=int, nargs="+", default=None,
+                       help="cyclic: epochs at which the rates are multiplied by gamma")
+    group.add_argument("--scheduler.cyclic.gamma", type=float, default=0.5, help="cyclic: rate decay at the steps")
+    return parser

@@ -1,0 +1,77 @@
+"""Shared test helpers: option building, reference weights and small data sets."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REFERENCE = FIXTURES / "reference"
+sys.path.insert(0, str(ROOT))
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def training_opts(args: Sequence[str] = ()):
+    from utils.opts import get_training_arguments
+
+    return get_training_arguments(list(args))
+
+
+def load_manifest(name: str) -> Dict:
+    return json.loads((REFERENCE / f"{name}.manifest.json").read_text())
+
+
+def load_golden(name: str) -> Dict:
+    return torch.load(REFERENCE / f"{name}.golden.pt", weights_only=True)
+
+
+def manifest_weights(manifest: Dict, bn_stats: Dict[str, torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    """The reference's deterministic weights for every entry of a manifest (see fixtures/reference/README.md)."""
+    weights = {}
+    for key, shape, dtype_name in manifest["state_dict"]:
+        dtype = getattr(torch, dtype_name)
+        generator = torch.Generator().manual_seed(zlib.crc32(key.encode()))
+        draw = lambda: torch.randn(shape, generator=generator, dtype=torch.float64)  # noqa: E731
+        if not dtype.is_floating_point:
+            value = torch.zeros(shape, dtype=dtype)
+        elif key.endswith("running_var"):
+            value = torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+        elif key.endswith("running_mean"):
+            value = draw() * 0.1
+        elif len(shape) <= 1:
+            value = draw() * 0.1 + (1.0 if key.endswith("weight") else 0.0)
+        elif shape[0] == 1:
+            value = draw() * 0.1
+        else:
+            fan_in = 1
+            for side in shape[1:]:
+                fan_in *= side
+            value = draw() * fan_in ** -0.5
+        weights[key] = value.to(dtype)
+    weights.update(bn_stats or {})
+    return weights
+
+
+def state_dict_entries(model: torch.nn.Module) -> List[List]:
+    return [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
+
+
+def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
+    return float((ours.float() - reference.float()).abs().max() / reference.float().abs().max())
+
+
+@pytest.fixture(scope="session")
+def digits_folder(tmp_path_factory) -> Path:
+    """The demo's ImageNet-style digits folder (all 1,797 images), made once per session."""
+    from data.demo.digits import write_classification_folder
+
+    out = tmp_path_factory.mktemp("digits")
+    write_classification_folder(out)
+    return out

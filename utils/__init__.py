@@ -1,0 +1,1 @@
+"""Shared helpers: options and registries, logging, checkpoints, distributed helpers."""

@@ -1,0 +1,110 @@
+"""Checkpoint files: atomic writes, safe reads, and loading weights with clear mismatch errors."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from utils.errors import CheckpointError
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def atomic_save(obj: Any, path: os.PathLike) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_local_path(path: str, what: str) -> Path:
+    if _URL.match(str(path)):
+        raise CheckpointError(f"{what} must be a local file, not a URL ({path}): nothing is downloaded at run time; "
+                              f"download it yourself and pass its path")
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    return resolved
+
+
+def read_checkpoint(path: os.PathLike, what: str = "checkpoint", weights_only: bool = True) -> Any:
+    """Load a checkpoint file on the CPU with ``weights_only`` (tensors and plain containers only)."""
+    resolved = check_local_path(str(path), what)
+    try:
+        return torch.load(resolved, map_location="cpu", weights_only=weights_only)
+    except Exception as exc:  # torch raises many kinds for truncated or foreign files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot read {what} {path}: {first}") from None
+
+
+def state_dict_from(obj: Any, path: os.PathLike = "<memory>") -> Dict[str, Tensor]:
+    """The model weights in a released file (a plain state_dict) or a training ``checkpoint.pt``,
+    without any ``module.`` prefix that DistributedDataParallel adds."""
+    if isinstance(obj, Mapping) and "model_state_dict" in obj:
+        obj = obj["model_state_dict"]
+    elif isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path} holds no model weights (expected a state_dict of tensors)")
+    state = dict(obj)
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _mismatches(model: nn.Module, state: Mapping[str, Tensor]) -> Tuple[List[str], List[str], List[str]]:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return missing, unexpected, shapes
+
+
+def _preview(keys: List[str], n: int = 5) -> str:
+    more = f", ... ({len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_state_dict_strict(model: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
+    """``load_state_dict(strict=True)`` whose error lists the first differing keys."""
+    missing, unexpected, shapes = _mismatches(model, state)
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_preview(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_preview(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches: {_preview(shapes, 3)}")
+        raise CheckpointError(f"weights in {source} do not match the model; " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_weights(model: nn.Module, path: os.PathLike, what: str = "weights") -> None:
+    """Load a released file or training checkpoint into ``model`` with strict key matching."""
+    state = state_dict_from(read_checkpoint(path, what), path)
+    load_state_dict_strict(model, state, str(path))
+
+
+def load_matching(model: nn.Module, state: Mapping[str, Tensor]) -> List[str]:
+    """Load the entries whose names and shapes match; return the keys that were skipped."""
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    skipped = sorted(set(own) - set(usable)) + sorted(set(state) - set(own))
+    model.load_state_dict(usable, strict=False)
+    return skipped
+

@@ -1,0 +1,81 @@
+"""Reading YAML configuration files into flat ``{"a.b.c": value}`` mappings."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import yaml
+
+from utils.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+def resolve_config_path(name: str) -> Path:
+    """The config file ``name`` as given, else the same relative path under ``config/``."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    candidates = [path]
+    if not path.is_absolute():
+        relative = Path(*path.parts[1:]) if path.parts[:1] == ("config",) else path
+        under_config = CONFIG_DIR / relative
+        if under_config.is_file():
+            return under_config
+        candidates.append(under_config)
+    tried = " nor ".join(str(c) for c in candidates)
+    raise ConfigError(f"config file not found: {name} (neither {tried} exists)")
+
+
+def flatten(mapping: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
+    flat: Dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            if not value:
+                raise ConfigError(f"key '{name}' holds an empty mapping")
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_flat_config(path: Path) -> Dict[str, Any]:
+    """Parse a YAML config file and flatten it; any problem is a ConfigError naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of options, not a {type(data).__name__}")
+    return flatten(data)
+
+
+def to_nested(flat: Dict[str, Any]) -> Dict[str, Any]:
+    """Inverse of :func:`flatten`, used to save the resolved configuration as YAML."""
+    nested: Dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def dump_yaml(flat: Dict[str, Any], path: Optional[Path] = None) -> str:
+    text = yaml.safe_dump(to_nested(flat), sort_keys=True, default_flow_style=False)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text

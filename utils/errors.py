@@ -1,0 +1,25 @@
+"""Exceptions that carry a message meant for the user.
+
+Entry points catch :class:`ParcError` and print its message as one line before exiting with a
+non-zero status; library code raises them instead of printing and carrying on.
+"""
+
+
+class ParcError(Exception):
+    """Base class of the errors this project reports to the user."""
+
+
+class ConfigError(ParcError):
+    """A bad option value, YAML key or configuration file."""
+
+
+class DataError(ParcError):
+    """A missing, empty or unreadable data set or image."""
+
+
+class CheckpointError(ParcError):
+    """A missing, corrupt or mismatching checkpoint file."""
+
+
+class TrainingError(ParcError):
+    """Training cannot go on (for instance the loss is no longer finite)."""

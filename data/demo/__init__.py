@@ -1,0 +1,1 @@
+"""Small data sets made from the bundled handwritten digits, for demos and tests."""

@@ -1,0 +1,32 @@
+"""Write the demo data sets made from the bundled digits.
+
+    python -m data.demo.prepare --task classification --out data/demo/generated/digits
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from data.demo.digits import write_classification_folder
+
+TASKS = ("classification",)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=TASKS, default="classification", help="which data set to write")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (replaced if it exists)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and of the generated pictures")
+    args = parser.parse_args(argv)
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    n_train, n_val = write_classification_folder(args.out, seed=args.seed)
+    print(f"wrote {n_train} training and {n_val} validation images to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Evaluate an image classifier.
+
+    python eval_cls.py --common.config-file config/classification/edgeformer/edgeformer_s.yaml \\
+        --model.classification.pretrained checkpoint_ema_avg.pt --dataset.root-val IMAGENET/validation
+
+Modes (``--evaluation.classification.mode``):
+  validation_set  top-1 / top-5 accuracy and loss over ``dataset.root_val``, written to
+                  ``<common.results_loc>/<common.run_label>/eval_metrics.json``;
+  single_image    the top-5 classes of ``--evaluation.classification.path``;
+  image_folder    the top-5 classes of every image in that folder (also saved as predictions.json).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+from torch import nn
+
+from utils.entry import run_entry
+
+
+def class_names(opts: Any, n_classes: int) -> List[str]:
+    """Class folder names of the validation (or training) set when it exists, else the indices."""
+    from torchvision.datasets.folder import find_classes
+
+    for option in ("dataset.root_val", "dataset.root_train"):
+        root = getattr(opts, option, "") or ""
+        if root and Path(root).is_dir():
+            try:
+                names, _ = find_classes(root)
+            except FileNotFoundError:
+                continue
+            if len(names) == n_classes:
+                return names
+    return [str(i) for i in range(n_classes)]
+
+
+def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any) -> Dict[str, Any]:
+    from data import create_eval_loader
+    from engine.evaluation import evaluate
+    from loss_fn import build_loss
+
+    loader = create_eval_loader(opts)
+    criterion = build_loss(opts).to(runtime.device)
+    stats = evaluate(model, loader, criterion, ["loss", "top1", "top5"], runtime, description="evaluation",
+                     opts=opts, channels_last=bool(getattr(opts, "common.channels_last", False)))
+    values = stats.values()
+    return {"top1": values["top1"], "top5": values["top5"], "loss": values["loss"],
+            "num_samples": int(stats.metrics["top1"].state[1])}
+
+
+def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], top_k: int) -> List[Dict]:
+    from data.datasets import read_image
+    from data.loaders import eval_opts
+    from data.transforms import CenterCrop, Compose, Resize, ToTensor
+    from utils import logger
+    from utils.errors import DataError
+
+    opts = eval_opts(opts)
+    side = min(int(getattr(opts, "sampler.bs.crop_size_height", 256)), int(getattr(opts, "sampler.bs.crop_size_width", 256)))
+    transform = Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor()])
+    names = None
+    results = []
+    model.eval()
+    for path in paths:
+        try:
+            image = transform({"image": read_image(path)})["image"]
+        except DataError as exc:
+            logger.warning(f"skipping {exc}")
+            continue
+        with torch.no_grad(), runtime.autocast():
+            probs = model(image.unsqueeze(0).to(runtime.device)).float().softmax(dim=1)[0]
+        names = names or class_names(opts, probs.numel())
+        scores, indices = probs.topk(min(top_k, probs.numel()))
+        top = [{"class_index": int(i), "class_name": names[int(i)], "probability": float(s)}
+               for s, i in zip(scores, indices)]
+        results.append({"image": str(path), "top_k": top})
+        print(f"{path}: " + ", ".join(f"{t['class_name']} ({t['probability']:.3f})" for t in top))
+    return results
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    from cvnets import get_model
+    from engine.training import experiment_dir
+    from utils import logger
+    from utils.distributed import setup_runtime
+    from utils.io import image_files, require_path, write_json
+    from utils.opts import get_eval_arguments
+
+    opts = get_eval_arguments(args)
+    setattr(opts, "ddp.enable", False)
+    runtime = setup_runtime(opts)
+    if not getattr(opts, "model.classification.pretrained", None):
+        logger.warning("no --model.classification.pretrained given: evaluating randomly initialised weights")
+    model = get_model(opts).to(runtime.device).eval()
+    mode = getattr(opts, "evaluation.classification.mode", "validation_set")
+    out_dir = experiment_dir(opts)
+    if mode == "validation_set":
+        metrics = evaluate_validation_set(opts, model, runtime)
+        path = write_json(metrics, out_dir / "eval_metrics.json")
+        print(f"top1: {metrics['top1']:.3f}  top5: {metrics['top5']:.3f}  loss: {metrics['loss']:.4f}  "
+              f"samples: {metrics['num_samples']}  ({path})")
+        return
+    option = "evaluation.classification.path"
+    paths = image_files(require_path(getattr(opts, option, None), option, mode), option)
+    results = predict_images(opts, model, runtime, paths, int(getattr(opts, "evaluation.classification.top_k", 5)))
+    write_json(results, out_dir / "predictions.json")
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry(main))

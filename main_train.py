@@ -1,0 +1,24 @@
+"""Train a model from a YAML config.
+
+    python main_train.py --common.config-file config/classification/edgeformer/edgeformer_s.yaml
+    torchrun --nproc_per_node 8 main_train.py --common.config-file ...
+
+Options given on the command line override the config; ``--help`` lists them all.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+from utils.entry import run_entry
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    from engine.training import train
+    from utils.opts import get_training_arguments
+
+    train(get_training_arguments(args))
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry(main))

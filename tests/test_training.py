@@ -1,0 +1,120 @@
+"""End-to-end training: the loss falls, checkpoints are written, runs resume, DDP stays in step."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, training_opts
+from engine.training import train
+from helpers_training import fast_args, write_small_digits
+from utils.checkpoint import read_checkpoint
+
+CHECKPOINTS = ["checkpoint.pt", "checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_ema.pt",
+               "checkpoint_ema_best.pt", "checkpoint_avg.pt", "checkpoint_ema_avg.pt", "config.yaml",
+               "metrics.jsonl"]
+
+
+@pytest.fixture(scope="module")
+def small_digits(tmp_path_factory):
+    return write_small_digits(tmp_path_factory.mktemp("small_digits"), per_class_train=30, per_class_val=10)
+
+
+def test_training_loss_falls_and_checkpoints_are_written(small_digits, tmp_path):
+    exp = train(training_opts(fast_args(small_digits, tmp_path, epochs=4)))
+    for name in CHECKPOINTS:
+        assert (exp / name).is_file(), name
+    history = [json.loads(line) for line in (exp / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+    assert history[-1]["train"]["loss"] < history[0]["train"]["loss"] - 0.3
+    assert history[-1]["train"]["top1"] > 30.0  # chance is 10
+    assert set(history[-1]["val"]) == set(history[-1]["val_ema"]) == {"loss", "top1", "top5"}
+    checkpoint = read_checkpoint(exp / "checkpoint.pt")
+    assert checkpoint["epoch"] == 3 and checkpoint["iterations"] == 4 * 12
+    assert not any(k.startswith("module.") for k in checkpoint["model_state_dict"])
+    assert (exp / "tb_logs").is_dir()
+
+
+def test_finetune_reports_skipped_keys(small_digits, tmp_path, capsys):
+    first = train(training_opts(fast_args(small_digits, tmp_path / "a", epochs=1)))
+    train(training_opts(fast_args(small_digits, tmp_path / "b", epochs=1, extra=[
+        "--common.finetune", str(first / "checkpoint_last.pt"), "--model.classification.n-classes", "12"])))
+    out = capsys.readouterr().out
+    assert "common.finetune: loaded" in out and "skipped 2 keys: classifier.fc.bias, classifier.fc.weight" in out
+
+
+def test_too_few_model_classes_is_reported(small_digits, tmp_path):
+    from utils.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.classification.n_classes \(7\) is smaller than the 10 classes"):
+        train(training_opts(fast_args(small_digits, tmp_path, epochs=1, extra=["--model.classification.n-classes",
+                                                                              "7"])))
+
+
+def test_non_finite_loss_stops_with_a_message(small_digits, tmp_path):
+    from utils.errors import TrainingError
+
+    args = fast_args(small_digits, tmp_path, epochs=1, extra=["--scheduler.cosine.max-lr", "1e30",
+                                                               "--scheduler.warmup-iterations", "0"])
+    with pytest.raises(TrainingError, match="the training loss became (nan|inf)"):
+        train(training_opts(args))
+
+
+def run(args, **kwargs):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_killed_run_resumes_to_the_last_epoch(small_digits, tmp_path):
+    args = fast_args(small_digits, tmp_path, epochs=3)
+    exp = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "main_train.py", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (exp / "checkpoint.pt").exists():
+        assert process.poll() is None, "training ended before writing a checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert read_checkpoint(exp / "checkpoint.pt")["epoch"] < 2
+    result = run(["main_train.py", *args, "--common.auto-resume"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Auto-resume: continuing from" in result.stdout
+    assert read_checkpoint(exp / "checkpoint.pt")["epoch"] == 2
+
+
+def test_torchrun_two_processes_see_disjoint_data_and_agree(small_digits, tmp_path):
+    out = tmp_path / "ranks"
+    args = fast_args(small_digits, tmp_path, epochs=1, extra=["--sampler.name", "variable_batch_sampler",
+                                                              "--sampler.vbs.crop-size-width", "32",
+                                                              "--sampler.vbs.crop-size-height", "32",
+                                                              "--sampler.vbs.min-crop-size-width", "24",
+                                                              "--sampler.vbs.min-crop-size-height", "24",
+                                                              "--sampler.vbs.max-crop-size-width", "40",
+                                                              "--sampler.vbs.max-crop-size-height", "40",
+                                                              "--sampler.vbs.check-scale", "8"])
+    env = dict(os.environ, OMP_NUM_THREADS="1", DDP_CHECK_OUT=str(out))
+    result = run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "tests/ddp_check.py",
+                  *args], env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    seen = [set(r["seen"]) for r in ranks]
+    assert seen[0] and seen[1] and not (seen[0] & seen[1])
+    assert seen[0] | seen[1] == set(range(300))
+    assert ranks[0]["sizes"] == ranks[1]["sizes"]  # the same resolution at every step
+    for key, value in ranks[0]["params"].items():
+        assert torch.equal(value, ranks[1]["params"][key]), key
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_torchrun_command_line_finishes(small_digits, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "main_train.py",
+                  *fast_args(small_digits, tmp_path, epochs=1)], env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Distributed run: 2 processes, backend gloo" in result.stdout
+    assert read_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 0

@@ -73,8 +73,9 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     model = get_model(opts).eval()
     h, w = input_size(opts)
     name = Path(getattr(opts, "common.config_file") or "model").stem
-    profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages())
-    print(format_profile(profile, f"{name} at {h}x{w}"))
+    convention = getattr(model, "profile_convention", "cvnets")
+    profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages(), convention)
+    print(format_profile(profile, f"{name} at {h}x{w} (MACs counted as {convention} does)"))
     result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
                               "input_size": [h, w]}
     warmup, repeats = int(getattr(opts, "benchmark.warmup", 5)), int(getattr(opts, "benchmark.repeats", 30))

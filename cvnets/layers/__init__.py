@@ -5,9 +5,11 @@ from torch.nn import Dropout
 
 from cvnets.layers.activation import ACTIVATION_REGISTRY, activation_arguments, build_activation, with_task_activation
 from cvnets.layers.conv import ConvLayer, SeparableConv
+from cvnets.layers.drop_path import DropPath
 from cvnets.layers.init import INIT_METHODS, init_weight, initialize_weights
 from cvnets.layers.linear import LinearLayer
-from cvnets.layers.normalization import NORM_REGISTRY, NORM_TYPES, build_normalization, normalization_arguments
+from cvnets.layers.normalization import (NORM_REGISTRY, NORM_TYPES, LayerNorm2d, build_normalization,
+                                         normalization_arguments)
 from cvnets.layers.pooling import GlobalPool
 from utils.opts import add_flag
 
@@ -37,6 +39,6 @@ def arguments_nn_layers(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 __all__ = [
     "ACTIVATION_REGISTRY", "NORM_REGISTRY", "NORM_TYPES", "INIT_METHODS", "ConvLayer", "SeparableConv",
-    "LinearLayer", "GlobalPool", "Dropout", "build_activation", "build_normalization", "with_task_activation",
+    "LinearLayer", "GlobalPool", "Dropout", "DropPath", "LayerNorm2d", "build_activation", "build_normalization", "with_task_activation",
     "initialize_weights", "init_weight", "arguments_nn_layers",
 ]

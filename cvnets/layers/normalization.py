@@ -74,3 +74,16 @@ def normalization_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     group.add_argument("--model.normalization.momentum", type=float, default=0.1,
                        help="momentum of the running statistics")
     return parser
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer normalization over the channels of an ``N x C x H x W`` tensor (ConvNeXt's
+    "channels_first" LayerNorm)."""
+
+    def forward(self, x):  # type: ignore[override]
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+@NORM_REGISTRY.register("layer_norm_2d")
+def _layer_norm_2d(num_features: int, momentum: float, groups: int) -> nn.Module:
+    return LayerNorm2d(num_features)

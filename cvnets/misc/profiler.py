@@ -1,10 +1,18 @@
-"""Parameter and multiply-add (MAC) counts per stage, with the reference profiler's conventions.
+"""Parameter and multiply-add (MAC) counts per stage.
 
-Counting rules: a convolution costs ``kh * kw * C_in / groups * C_out`` per output pixel (plus one
-per output for a bias), a linear layer ``in * out (+ out)`` per token; normalization, activation
-and pooling cost nothing. A module may define ``profile_macs(inputs, output)`` to count itself
-and everything inside it (the ParC blocks and the attention layer do, to follow the reference's
-formulas). MACs are counted on one forward pass of one image.
+Two conventions, each the one the published numbers of a model family used:
+
+``cvnets`` (the reference profiler, for ParC-Net, MobileViT and their SSD / DeepLabV3 versions):
+a convolution costs ``kh * kw * C_in / groups * C_out`` per output pixel (plus one per output for
+a bias), a linear layer ``in * out (+ out)`` per token; normalization, activation and pooling cost
+nothing. A module may define ``profile_macs(inputs, output)`` to count itself and everything
+inside it (the ParC blocks and the attention layer do, to follow the reference's formulas).
+
+``fvcore`` (fvcore's FlopCountAnalysis, for the ParC ConvNets): convolutions and linear layers
+without their biases, batch norm (eval) 2 per element, layer and group norm 5 per element,
+adaptive average pooling 1 per input element.
+
+MACs are counted on one forward pass of one image.
 """
 from __future__ import annotations
 
@@ -48,8 +56,31 @@ def _default_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> floa
     return 0.0
 
 
-def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.Module]]) -> ModelProfile:
+def _fvcore_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> float:
+    if isinstance(module, nn.Conv2d) and isinstance(output, Tensor):
+        n, c_out, h, w = output.shape
+        kh, kw = module.kernel_size
+        return float(kh * kw * (module.in_channels // module.groups) * c_out * h * w * n)
+    if isinstance(module, nn.Linear) and isinstance(output, Tensor):
+        return float(output.numel() // module.out_features * module.in_features * module.out_features)
+    if hasattr(module, "profile_macs"):  # ParC convolutions: count them as their concatenate-and-convolve
+        return module.profile_macs(inputs, output, with_bias=False)
+    elements = inputs[0].numel() if inputs and isinstance(inputs[0], Tensor) else 0
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return float(elements * (2 if module.affine else 1))
+    if isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
+        affine = getattr(module, "elementwise_affine", getattr(module, "affine", True))
+        return float(elements * (5 if affine else 4))
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return float(elements)
+    return 0.0
+
+
+def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.Module]],
+                  convention: str = "cvnets") -> ModelProfile:
     """Run ``model(inputs)`` once and count parameters and MACs for each of ``stages``."""
+    if convention not in ("cvnets", "fvcore"):
+        raise ValueError(f"unknown MAC convention {convention!r}")
     stage_names = {id(m): name for name, m in stages}
     macs: Dict[str, float] = {name: 0.0 for name, _ in stages}
     stack: List[nn.Module] = []
@@ -67,8 +98,12 @@ def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.
             stage_stack.pop()
         if any(hasattr(outer, "profile_macs") for outer in stack):
             return  # counted by an enclosing module
-        count = module.profile_macs(args, output) if hasattr(module, "profile_macs") else _default_macs(
-            module, args, output)
+        if convention == "fvcore":
+            count = _fvcore_macs(module, args, output)
+        elif hasattr(module, "profile_macs"):
+            count = module.profile_macs(args, output)
+        else:
+            count = _default_macs(module, args, output)
         if count:
             key = stage_stack[-1] if stage_stack else "other"
             macs[key] = macs.get(key, 0.0) + count

@@ -168,7 +168,8 @@ class ParCConv(nn.Module):
         if method == "fixed" and size != self.global_kernel_size:
             raise ValueError(
                 f"ParCConv ({self.direction}) has a global kernel of {self.global_kernel_size} but the feature map "
-                f"has {size}; run at the configured resolution or enable kernel resizing")
+                f"has {size}: run at the resolution the kernels were made for (224 for the ParC ConvNets) or "
+                f"resize them (model.classification.parc.instance_kernel: interpolation_bilinear)")
         weight = instance_tensor(self.gcc_conv.weight, size, self.axis, "interpolation_bilinear")
         pe = instance_tensor(self.pe, size, self.axis, "interpolation_bilinear") if self.use_pe else None
         if self.groups == self.channels:
@@ -185,11 +186,13 @@ class ParCConv(nn.Module):
             return circular_conv_depthwise(x, weight, self.gcc_conv.bias, self.axis)
         return circular_conv(x, weight, self.gcc_conv.bias, self.axis, self.groups)
 
-    def profile_macs(self, inputs: Sequence[Tensor], output: Tensor) -> float:
+    def profile_macs(self, inputs: Sequence[Tensor], output: Tensor, with_bias: bool = True) -> float:
         n, c, h, w = inputs[0].shape
         length = inputs[0].shape[self.axis]
         macs = length * (c // self.groups) * self.channels * h * w * n
-        return float(macs + (self.channels * h * w * n if self.gcc_conv.bias is not None else 0))
+        if with_bias and self.gcc_conv.bias is not None:
+            macs += self.channels * h * w * n
+        return float(macs)
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, direction={self.direction}, global_kernel_size={self.global_kernel_size}, "

@@ -8,8 +8,10 @@ from typing import Any
 from torch import nn
 
 from cvnets.layers import NORM_TYPES, with_task_activation
-from cvnets.models.classification import edgeformer, mobilevit  # noqa: F401  (registration)
+from cvnets.models.classification import (edgeformer, mobilevit, parc_convnext,  # noqa: F401 (registration)
+                                          parc_mobilenetv2, parc_resnet)
 from cvnets.models.classification.base import BaseEncoder
+from cvnets.models.classification.parc_convnets import parc_convnets_arguments
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from utils import logger
 from utils.checkpoint import load_weights
@@ -59,6 +61,7 @@ def arguments_classification(parser: argparse.ArgumentParser) -> argparse.Argume
     group.add_argument("--model.classification.activation.neg-slope", type=float, default=0.1,
                        help="negative slope of leaky_relu")
     CLS_MODEL_REGISTRY.add_arguments(parser)
+    parc_convnets_arguments(parser)
     return parser
 
 

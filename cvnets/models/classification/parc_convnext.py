@@ -1,0 +1,107 @@
+"""ParC-ConvNeXt and the plain ConvNeXt it is compared with (the official ConvNeXt layout and names)."""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from cvnets.layers import DropPath, LayerNorm2d
+from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
+from cvnets.models.registry import CLS_MODEL_REGISTRY
+from cvnets.modules import ParCConv
+
+VARIANTS = {"xt": ((3, 3, 9, 3), (48, 96, 192, 384)), "t": ((3, 3, 9, 3), (96, 192, 384, 768))}
+DEFAULT_INSERT_LOCS = (3, 3, 6, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    """Token mixing (a 7x7 depth-wise conv ``dwconv``, or with ``parc_kernel`` a ParC pair
+    ``gcc_H``/``gcc_W``), then LayerNorm, MLP (4x), layer scale ``gamma`` and stochastic depth."""
+
+    def __init__(self, dim: int, drop_path: float = 0.0, layer_scale: float = 1e-6,
+                 parc_kernel: Optional[int] = None, resize: str = "none") -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(layer_scale * torch.ones(dim)) if layer_scale > 0 else None
+        if parc_kernel is None:
+            self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        else:
+            half = dim // 2
+            self.gcc_H = ParCConv(half, "H", parc_kernel, use_pe=True, groups=half, resize=resize)
+            self.gcc_W = ParCConv(half, "W", parc_kernel, use_pe=True, groups=half, resize=resize)
+        self.parc = parc_kernel is not None
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.parc:
+            x_h, x_w = torch.chunk(x, 2, dim=1)
+            y = torch.cat((self.gcc_H(x_h), self.gcc_W(x_w)), dim=1)
+        else:
+            y = self.dwconv(x)
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y.permute(0, 2, 3, 1)))))
+        if self.gamma is not None:
+            y = self.gamma * y
+        return x + self.drop_path(y.permute(0, 3, 1, 2))
+
+
+@CLS_MODEL_REGISTRY.register("parc_convnext")
+class ParCConvNeXt(nn.Module):
+    """ConvNeXt whose blocks from ``insert_locs`` on use ParC (default: the last third of stage 3
+    and the last block of stage 4)."""
+
+    use_parc = True
+    profile_convention = "fvcore"  # the published counts are fvcore's
+
+    def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
+        super().__init__()
+        depths, dims = VARIANTS[getattr(opts, "model.classification.convnext.variant", "xt")]
+        n_classes = int(getattr(opts, "model.classification.n_classes", 1000))
+        drop_path_rate = float(getattr(opts, "model.classification.convnext.drop_path_rate", 0.0))
+        layer_scale = float(getattr(opts, "model.classification.convnext.layer_scale_init_value", 1e-6))
+        head_scale = float(getattr(opts, "model.classification.convnext.head_init_scale", 1.0))
+        locations = insert_locations(opts, DEFAULT_INSERT_LOCS, self.use_parc)
+        resize = parc_resize(opts)
+        self.downsample_layers = nn.ModuleList([nn.Sequential(nn.Conv2d(3, dims[0], kernel_size=4, stride=4),
+                                                              LayerNorm2d(dims[0], eps=1e-6))])
+        for i in range(3):
+            self.downsample_layers.append(nn.Sequential(LayerNorm2d(dims[i], eps=1e-6),
+                                                        nn.Conv2d(dims[i], dims[i + 1], kernel_size=2, stride=2)))
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.stages = nn.ModuleList()
+        start = 0
+        for depth, dim, parc_from, kernel in zip(depths, dims, locations, STAGE_KERNELS_224):
+            self.stages.append(nn.Sequential(*[
+                ConvNeXtBlock(dim, rates[start + j], layer_scale, kernel if j >= parc_from else None, resize)
+                for j in range(depth)]))
+            start += depth
+        self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+        self.head = nn.Linear(dims[-1], n_classes)
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+        with torch.no_grad():
+            self.head.weight.mul_(head_scale)
+            self.head.bias.mul_(head_scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for downsample, stage in zip(self.downsample_layers, self.stages):
+            x = stage(downsample(x))
+        return self.head(self.norm(x.mean(dim=(-2, -1))))
+
+    def profile_stages(self) -> List[Tuple[str, nn.Module]]:
+        rows: List[Tuple[str, nn.Module]] = []
+        for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
+            rows += [(f"downsample_layers.{i}", downsample), (f"stages.{i}", stage)]
+        return rows + [("norm", self.norm), ("head", self.head)]
+
+
+@CLS_MODEL_REGISTRY.register("convnext")
+class ConvNeXt(ParCConvNeXt):
+    """The plain ConvNeXt."""
+
+    use_parc = False

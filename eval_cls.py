@@ -52,26 +52,17 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any) -> Dict[s
 
 
 def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], top_k: int) -> List[Dict]:
-    from data.datasets import read_image
-    from data.loaders import eval_opts
     from data.transforms import CenterCrop, Compose, Resize, ToTensor
-    from utils import logger
-    from utils.errors import DataError
+    from engine.evaluation import evaluation_size, readable_images
 
-    opts = eval_opts(opts)
-    side = min(int(getattr(opts, "sampler.bs.crop_size_height", 256)), int(getattr(opts, "sampler.bs.crop_size_width", 256)))
+    side = min(evaluation_size(opts, 256))
     transform = Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor()])
     names = None
     results = []
     model.eval()
-    for path in paths:
-        try:
-            image = transform({"image": read_image(path)})["image"]
-        except DataError as exc:
-            logger.warning(f"skipping {exc}")
-            continue
+    for path, _, image in readable_images(paths, transform):
         with torch.no_grad(), runtime.autocast():
-            probs = model(image.unsqueeze(0).to(runtime.device)).float().softmax(dim=1)[0]
+            probs = model(image.to(runtime.device)).float().softmax(dim=1)[0]
         names = names or class_names(opts, probs.numel())
         scores, indices = probs.topk(min(top_k, probs.numel()))
         top = [{"class_index": int(i), "class_name": names[int(i)], "probability": float(s)}
@@ -82,29 +73,17 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from cvnets import get_model
-    from engine.training import experiment_dir
-    from utils import logger
-    from utils.distributed import setup_runtime
-    from utils.io import image_files, require_path, write_json
-    from utils.opts import get_eval_arguments
+    from engine.evaluation import evaluation_images, prepare_evaluation
+    from utils.io import write_json
 
-    opts = get_eval_arguments(args)
-    setattr(opts, "ddp.enable", False)
-    runtime = setup_runtime(opts)
-    if not getattr(opts, "model.classification.pretrained", None):
-        logger.warning("no --model.classification.pretrained given: evaluating randomly initialised weights")
-    model = get_model(opts).to(runtime.device).eval()
-    mode = getattr(opts, "evaluation.classification.mode", "validation_set")
-    out_dir = experiment_dir(opts)
+    opts, runtime, model, mode, out_dir = prepare_evaluation(args, "classification")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime)
         path = write_json(metrics, out_dir / "eval_metrics.json")
         print(f"top1: {metrics['top1']:.3f}  top5: {metrics['top5']:.3f}  loss: {metrics['loss']:.4f}  "
               f"samples: {metrics['num_samples']}  ({path})")
         return
-    option = "evaluation.classification.path"
-    paths = image_files(require_path(getattr(opts, option, None), option, mode), option)
+    paths = evaluation_images(opts, "classification", mode)
     results = predict_images(opts, model, runtime, paths, int(getattr(opts, "evaluation.classification.top_k", 5)))
     write_json(results, out_dir / "predictions.json")
 

@@ -27,12 +27,19 @@ def experiment_dir(opts: Any) -> Path:
 
 
 def check_class_count(opts: Any, dataset: Any) -> None:
-    """The model must have an output for every class the training data holds."""
-    classes = getattr(dataset, "classes", None)
+    """The model must have an output for every class of the training data; an unset class count
+    is taken from the data."""
+    classes = getattr(dataset, "num_classes", None)
     task = getattr(opts, "dataset.category", "classification")
-    n_classes = getattr(opts, f"model.{task}.n_classes", None)
-    if classes is not None and n_classes is not None and n_classes < len(classes):
-        raise ConfigError(f"model.{task}.n_classes ({n_classes}) is smaller than the {len(classes)} classes of "
+    key = f"model.{task}.n_classes"
+    n_classes = getattr(opts, key, None)
+    if classes is None:
+        return
+    if n_classes is None:
+        setattr(opts, key, classes)
+        logger.log(f"{key} set to {classes}, the class count of the training data")
+    elif n_classes < classes:
+        raise ConfigError(f"{key} ({n_classes}) is smaller than the {classes} classes of "
                           f"{getattr(dataset, 'root', 'the training data')}")
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import pytest
 import torch
@@ -61,6 +61,39 @@ def manifest_weights(manifest: Dict, bn_stats: Dict[str, torch.Tensor] = None) -
 
 def state_dict_entries(model: torch.nn.Module) -> List[List]:
     return [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
+
+
+def check_against_manifest(name: str, mac_tolerance: float = 0.01) -> torch.nn.Module:
+    """Build the manifest's model from its config and check its state_dict, parameter and MAC counts."""
+    from cvnets import get_model
+    from cvnets.misc.profiler import profile_model
+
+    manifest = load_manifest(name)
+    model = get_model(training_opts(["--common.config-file", manifest["project_config"],
+                                     *manifest["extra_args"]])).eval()
+    assert state_dict_entries(model) == manifest["state_dict"]
+    assert sum(p.numel() for p in model.parameters()) == manifest["num_parameters"]
+    side = manifest["input_size"]
+    profile = profile_model(model, torch.zeros(1, 3, side, side), model.profile_stages(),
+                            getattr(model, "profile_convention", "cvnets"))
+    assert abs(profile.macs / 1e6 / manifest["macs_millions"] - 1) <= mac_tolerance
+    return model
+
+
+def golden_model(name: str) -> Tuple[torch.nn.Module, Dict]:
+    """The manifest's model in eval mode, filled with the reference weights and the golden file's
+    normalization statistics, and the golden file."""
+    from cvnets import get_model
+
+    manifest, golden = load_manifest(name), load_golden(name)
+    model = get_model(training_opts(["--common.config-file", manifest["project_config"],
+                                     *manifest["extra_args"]])).eval()
+    model.load_state_dict(manifest_weights(manifest, golden["bn_stats"]), strict=True)
+    return model, golden
+
+
+def golden_input(golden: Dict, size: int) -> torch.Tensor:
+    return golden[size]["x_u8"].permute(0, 3, 1, 2).float() / 255
 
 
 def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:

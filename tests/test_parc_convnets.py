@@ -7,7 +7,8 @@ import pytest
 import torch
 import torchvision
 
-from conftest import load_golden, load_manifest, manifest_weights, relative_error, state_dict_entries, training_opts
+from conftest import (golden_input, golden_model, load_manifest, manifest_weights, relative_error, state_dict_entries,
+                      training_opts)
 from cvnets import get_model
 
 MODELS = ["parc_convnext_xt", "parc_resnet50", "parc_mobilenetv2"]
@@ -34,13 +35,10 @@ def test_state_dict_params_and_macs_match_manifest(name):
 
 
 def test_parc_resnet50_golden_logits():
-    manifest, golden = load_manifest("parc_resnet50"), load_golden("parc_resnet50")
-    model = build(manifest["project_config"])
-    model.load_state_dict(manifest_weights(manifest, golden["bn_stats"]), strict=True)
+    model, golden = golden_model("parc_resnet50")
     for size in golden["sizes"]:
-        x = golden[size]["x_u8"].permute(0, 3, 1, 2).float() / 255
         with torch.no_grad():
-            assert relative_error(model(x), golden[size]["y"]) <= 1e-3
+            assert relative_error(model(golden_input(golden, size)), golden[size]["y"]) <= 1e-3
 
 
 @pytest.mark.parametrize("config, reference", [("resnet50", torchvision.models.resnet50),

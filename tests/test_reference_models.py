@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from conftest import (load_golden, load_manifest, manifest_weights, relative_error, state_dict_entries,
-                      training_opts)
+from conftest import (golden_input, golden_model, load_manifest, manifest_weights, relative_error,
+                      state_dict_entries, training_opts)
 from cvnets import get_model
 
 MODELS = ["edgeformer_xs", "edgeformer_s", "edgeformer_h", "mobilevit_xs", "mobilevit_s"]
@@ -29,11 +29,9 @@ def test_state_dict_matches_manifest_and_loads_strictly(name):
 
 @pytest.mark.parametrize("name", ["edgeformer_s", "mobilevit_s"])
 def test_golden_outputs(name):
-    model, manifest = build(name)
-    golden = load_golden(name)
-    model.load_state_dict(manifest_weights(manifest, golden["bn_stats"]), strict=True)
+    model, golden = golden_model(name)
     for size in golden["sizes"]:
-        x = golden[size]["x_u8"].permute(0, 3, 1, 2).float() / 255
+        x = golden_input(golden, size)
         with torch.no_grad():
             y = model(x)
         assert relative_error(y, golden[size]["y"]) <= 1e-3

@@ -45,8 +45,25 @@ def test_each_class_adds_its_own_arguments_once():
     class Child(Base):  # inherits add_arguments: must not add --widget.base a second time
         pass
 
+    class Template:  # not registered: its subclasses declare options from their attributes
+        name = ""
+
+        @classmethod
+        def add_arguments(cls, parser):
+            parser.add_argument(f"--widget.{cls.name}")
+            return parser
+
+    class Left(Template):
+        name = "left"
+
+    class Right(Template):
+        name = "right"
+
     registry.register("base", "alias")(Base)
     registry.register("child")(Child)
+    registry.register("left")(Left)
+    registry.register("right")(Right)
     parser = argparse.ArgumentParser()
     registry.add_arguments(parser)
-    assert parser.parse_args(["--widget.base", "1"]).__dict__["widget.base"] == "1"
+    parsed = vars(parser.parse_args(["--widget.base", "1", "--widget.left", "2", "--widget.right", "3"]))
+    assert parsed == {"widget.base": "1", "widget.left": "2", "widget.right": "3"}

@@ -65,8 +65,9 @@ def state_dict_from(obj: Any, path: os.PathLike = "<memory>") -> Dict[str, Tenso
     return state
 
 
-def _mismatches(model: nn.Module, state: Mapping[str, Tensor]) -> Tuple[List[str], List[str], List[str]]:
-    own = model.state_dict()
+def _mismatches(model: nn.Module, state: Mapping[str, Tensor],
+                ignore: Tuple[str, ...] = ()) -> Tuple[List[str], List[str], List[str]]:
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith(ignore)}
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
@@ -79,9 +80,12 @@ def _preview(keys: List[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def load_state_dict_strict(model: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` whose error lists the first differing keys."""
-    missing, unexpected, shapes = _mismatches(model, state)
+def load_state_dict_strict(model: nn.Module, state: Mapping[str, Tensor], source: str,
+                           ignore: Tuple[str, ...] = ()) -> None:
+    """``load_state_dict(strict=True)`` whose error lists the first differing keys. Entries whose
+    names start with one of the ``ignore`` prefixes are left out on both sides (the model keeps its own)."""
+    state = {k: v for k, v in state.items() if not k.startswith(ignore)}
+    missing, unexpected, shapes = _mismatches(model, state, ignore)
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -91,13 +95,14 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, Tensor], source
         if shapes:
             parts.append(f"shape mismatches: {_preview(shapes, 3)}")
         raise CheckpointError(f"weights in {source} do not match the model; " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not ignore)
 
 
-def load_weights(model: nn.Module, path: os.PathLike, what: str = "weights") -> None:
-    """Load a released file or training checkpoint into ``model`` with strict key matching."""
+def load_weights(model: nn.Module, path: os.PathLike, what: str = "weights", ignore: Tuple[str, ...] = ()) -> None:
+    """Load a released file or training checkpoint into ``model`` with strict key matching, except
+    for the entries under the ``ignore`` prefixes."""
     state = state_dict_from(read_checkpoint(path, what), path)
-    load_state_dict_strict(model, state, str(path))
+    load_state_dict_strict(model, state, str(path), ignore)
 
 
 def load_matching(model: nn.Module, state: Mapping[str, Tensor]) -> List[str]:

@@ -23,10 +23,7 @@ class Runtime:
     local_rank: int = 0
     world_size: int = 1
     amp_dtype: Optional[torch.dtype] = None
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
+    distributed: bool = False  # in a process group (launched by torchrun), even of one process
 
     @property
     def is_main(self) -> bool:
@@ -71,7 +68,8 @@ def setup_runtime(opts: Any) -> Runtime:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_ddp = bool(getattr(opts, "ddp.enable", True)) and world_size > 1
+    launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
+    use_ddp = bool(getattr(opts, "ddp.enable", True)) and launched
     if not use_ddp:
         world_size, rank, local_rank = 1, 0, 0
     device = _select_device(opts, local_rank)
@@ -84,7 +82,7 @@ def setup_runtime(opts: Any) -> Runtime:
     np.random.seed(seed)
     torch.manual_seed(seed)
     runtime = Runtime(device=device, rank=rank, local_rank=local_rank, world_size=world_size,
-                      amp_dtype=_amp_dtype(opts, device))
+                      amp_dtype=_amp_dtype(opts, device), distributed=use_ddp)
     if runtime.distributed:
         logger.log(f"Distributed run: {world_size} processes, backend {dist.get_backend()}, device {device.type}")
     return runtime

@@ -142,7 +142,8 @@ def evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     group.add_argument("--evaluation.detection.path", type=str, default=None,
                        help="image or folder for the single_image and image_folder modes")
     add_flag(group, "--evaluation.detection.resize-input-images",
-             help="resize images to the configured crop size before the forward pass")
+             help="validation_set: resize images to the configured crop size before the forward pass "
+                  "(without it, only down to multiples of 32); the image modes always resize")
     add_flag(group, "--evaluation.detection.save-overlay-boxes",
              help="also save validation images with the predicted boxes drawn")
     group.add_argument("--evaluation.detection.num-classes", type=int, default=None,
@@ -154,7 +155,8 @@ def evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     group.add_argument("--evaluation.segmentation.path", type=str, default=None,
                        help="image or folder for the single_image and image_folder modes")
     add_flag(group, "--evaluation.segmentation.resize-input-images",
-             help="resize images to the configured crop size before the forward pass")
+             help="validation_set: resize images to the configured crop size before the forward pass "
+                  "(without it, only down to multiples of the output stride); the image modes always resize")
     add_flag(group, "--evaluation.segmentation.apply-color-map", help="save colour-mapped masks")
     add_flag(group, "--evaluation.segmentation.save-overlay-rgb-pred",
              help="save the prediction blended over the image")

@@ -67,13 +67,19 @@ class Registry:
         return self.get(name)(*args, **kwargs)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        """Let every registered class add the arguments it declares itself (each class once)."""
+        """Let every registered class add the arguments it declares (each class once).
+
+        A class that inherits ``add_arguments`` from a registered class adds nothing (its parent
+        did); one that inherits it from an unregistered base calls it, for the base may declare
+        options from class attributes.
+        """
+        registered = {id(obj) for obj in self._entries.values()}
         seen = set()
         for obj in self._entries.values():
-            if id(obj) in seen:
+            if id(obj) in seen or not isinstance(obj, type) or not hasattr(obj, "add_arguments"):
                 continue
             seen.add(id(obj))
-            # only a class's own add_arguments: an inherited one was already added by its parent
-            if isinstance(obj, type) and "add_arguments" in vars(obj):
+            owner = next(k for k in obj.__mro__ if "add_arguments" in vars(k))
+            if owner is obj or id(owner) not in registered:
                 obj.add_arguments(parser)
         return parser

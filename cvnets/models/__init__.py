@@ -6,7 +6,9 @@ from typing import Any
 
 from torch import nn
 
+from cvnets.models import detection
 from cvnets.models.classification import arguments_classification, build_classification_model
+from cvnets.models.detection import build_detection_model
 from cvnets.models.registry import CLS_MODEL_REGISTRY, DET_MODEL_REGISTRY, SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY
 from utils.errors import ConfigError
 
@@ -19,7 +21,6 @@ def get_model(opts: Any) -> nn.Module:
     if task == "classification":
         return build_classification_model(opts)
     if task == "detection":
-        from cvnets.models.detection import build_detection_model
         return build_detection_model(opts)
     if task == "segmentation":
         from cvnets.models.segmentation import build_segmentation_model
@@ -29,6 +30,7 @@ def get_model(opts: Any) -> nn.Module:
 
 def arguments_models(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     arguments_classification(parser)
+    detection.arguments(parser)
     return parser
 
 

@@ -6,10 +6,11 @@ from cvnets.modules.mobilevit_block import MobileViTBlock
 from cvnets.modules.parc import INSTANCE_KERNEL_METHODS, ParCConv, circular_conv, circular_conv_depthwise
 from cvnets.modules.parc_block import PARC_KERNELS, BigKernelBlock, ParCBlock, build_parc_block
 from cvnets.modules.parc_stage import FUSIONS, ParCStage
+from cvnets.modules.ssd_head import SSDHead
 from cvnets.modules.transformer import MultiHeadAttention, TransformerEncoder
 
 __all__ = [
     "ChannelAttention", "InvertedResidual", "MobileViTBlock", "ParCConv", "ParCBlock", "BigKernelBlock",
-    "ParCStage", "MultiHeadAttention", "TransformerEncoder", "build_parc_block", "circular_conv",
+    "ParCStage", "SSDHead", "MultiHeadAttention", "TransformerEncoder", "build_parc_block", "circular_conv",
     "circular_conv_depthwise", "INSTANCE_KERNEL_METHODS", "PARC_KERNELS", "FUSIONS",
 ]

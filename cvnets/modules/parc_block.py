@@ -16,7 +16,7 @@ Parameter names follow the released ParC-Net checkpoints (``meta_kernel_1_H``, `
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn

@@ -35,6 +35,15 @@ def read_mask(path: os.PathLike) -> np.ndarray:
         raise DataError(f"cannot read mask {path}: {exc}") from None
 
 
+def evaluation_transform(opts: Any, task: str, size: Tuple[int, int]) -> Any:
+    """The input transform of evaluation: resize to ``size`` (height, width) when
+    ``evaluation.<task>.resize_input_images`` is set, else keep the original size; then a tensor."""
+    from data.transforms import Compose, Resize, ToTensor
+
+    resize = bool(getattr(opts, f"evaluation.{task}.resize_input_images", False))
+    return Compose(([Resize(opts, size)] if resize else []) + [ToTensor()])
+
+
 class BaseImageDataset(Dataset):
     """A dataset whose items are addressed by ``(crop_h, crop_w, index)`` from the batch samplers.
 

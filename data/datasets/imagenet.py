@@ -35,6 +35,10 @@ class ImageNetDataset(BaseImageDataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         first = RandomResizedCrop(self.opts, size) if self.use_rrc else Resize(self.opts, size)
         return Compose([first, *augmentation_transforms(self.opts), ToTensor()])

@@ -1,6 +1,7 @@
 """Write the demo data sets made from the bundled digits.
 
     python -m data.demo.prepare --task classification --out data/demo/generated/digits
+    python -m data.demo.prepare --task detection --out data/demo/generated/digits_coco
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from data.demo.detection import write_detection_set
 from data.demo.digits import write_classification_folder
 
-TASKS = ("classification",)
+TASKS = ("classification", "detection")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -23,8 +25,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.out.exists():
         shutil.rmtree(args.out)
-    n_train, n_val = write_classification_folder(args.out, seed=args.seed)
-    print(f"wrote {n_train} training and {n_val} validation images to {args.out}")
+    if args.task == "classification":
+        n_train, n_val = write_classification_folder(args.out, seed=args.seed)
+        print(f"wrote {n_train} training and {n_val} validation images to {args.out}")
+    else:
+        counts = write_detection_set(args.out, seed=args.seed)
+        print(f"wrote {counts['train']} training and {counts['val']} validation boxes to {args.out}")
     return 0
 
 

@@ -57,6 +57,14 @@ class BaseBatchSampler(Sampler):
             indices += indices[:total - self.n_samples]
         return indices[self.rank::self.world_size]
 
+    def batch(self, indices: List[int], start: int, size: int, h: int, w: int) -> Batch:
+        """``size`` samples of ``indices`` from ``start`` at ``h x w``; a short last training batch
+        is filled up from the start of the shard (validation keeps it short)."""
+        ids = indices[start:start + size]
+        if self.is_training and len(ids) < size:
+            ids = ids + indices[:size - len(ids)]
+        return [(h, w, i) for i in ids]
+
     def plan(self) -> List[Batch]:
         """This epoch's batches (computed once per epoch)."""
         if self._plan_epoch != self.epoch:

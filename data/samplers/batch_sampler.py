@@ -20,13 +20,8 @@ class BatchSampler(BaseBatchSampler):
 
     def _make_plan(self, rng: random.Random) -> List[Batch]:
         indices = self.rank_indices(rng)
-        batches = []
-        for start in range(0, len(indices), self.batch_size):
-            ids = indices[start:start + self.batch_size]
-            if self.is_training and len(ids) < self.batch_size:
-                ids = ids + indices[:self.batch_size - len(ids)]
-            batches.append([(self.crop_h, self.crop_w, i) for i in ids])
-        return batches
+        return [self.batch(indices, start, self.batch_size, self.crop_h, self.crop_w)
+                for start in range(0, len(indices), self.batch_size)]
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

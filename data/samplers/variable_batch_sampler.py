@@ -78,10 +78,7 @@ class VariableBatchSampler(BaseBatchSampler):
         batches, start = [], 0
         while start < len(indices):
             h, w, size = rng.choice(pairs)
-            ids = indices[start:start + size]
-            if self.is_training and len(ids) < size:
-                ids = ids + indices[:size - len(ids)]
-            batches.append([(h, w, i) for i in ids])
+            batches.append(self.batch(indices, start, size, h, w))
             start += size
         return batches
 

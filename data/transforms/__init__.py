@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Sequence
 
 from data.transforms.base import TRANSFORM_REGISTRY, Compose, RandomOrder, Sample
 from data.transforms.geometric import (BoxPercentCoords, CenterCrop, RandomCrop, RandomFlip, RandomHorizontalFlip,
@@ -31,9 +31,11 @@ def _enabled(opts: Any, name: str) -> bool:
     return bool(getattr(opts, f"image_augmentation.{name}.enable", False))
 
 
-def augmentation_transforms(opts: Any) -> List[Callable[[Sample], Sample]]:
-    """The optional training augmentations the config enables (after any task-specific crop)."""
-    chain: List[Callable[[Sample], Sample]] = [cls(opts) for name, cls in _OPTIONAL if _enabled(opts, name)]
+def augmentation_transforms(opts: Any, exclude: Sequence[str] = ()) -> List[Callable[[Sample], Sample]]:
+    """The optional training augmentations the config enables (after any task-specific crop),
+    except those of ``exclude`` (which the task applies at another point)."""
+    chain: List[Callable[[Sample], Sample]] = [cls(opts) for name, cls in _OPTIONAL
+                                               if _enabled(opts, name) and name not in exclude]
     horizontal, vertical = _enabled(opts, "random_horizontal_flip"), _enabled(opts, "random_vertical_flip")
     if _enabled(opts, "random_flip") or (horizontal and vertical):
         chain.append(RandomFlip(opts))

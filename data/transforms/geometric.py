@@ -233,44 +233,39 @@ def _flip(data: Sample, horizontal: bool) -> Sample:
     return data
 
 
-@TRANSFORM_REGISTRY.register("random_horizontal_flip")
-class RandomHorizontalFlip:
+class _RandomAxisFlip:
+    """Flip along one axis with probability ``image_augmentation.<name>.p``."""
+
+    name = ""
+    horizontal = True
+
     def __init__(self, opts: Any) -> None:
-        self.p = float(getattr(opts, "image_augmentation.random_horizontal_flip.p", 0.5))
+        self.p = float(getattr(opts, f"image_augmentation.{self.name}.p", 0.5))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        group = parser.add_argument_group("Random horizontal flip")
-        add_flag(group, "--image-augmentation.random-horizontal-flip.enable", help="random horizontal flips")
-        group.add_argument("--image-augmentation.random-horizontal-flip.p", type=float, default=0.5,
-                           help="probability of a flip")
+        option = "--image-augmentation." + cls.name.replace("_", "-")
+        axis = "horizontal" if cls.horizontal else "vertical"
+        group = parser.add_argument_group(f"Random {axis} flip")
+        add_flag(group, f"{option}.enable", help=f"random {axis} flips")
+        group.add_argument(f"{option}.p", type=float, default=0.5, help="probability of a flip")
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        return _flip(data, horizontal=True) if random.random() <= self.p else data
+        return _flip(data, horizontal=self.horizontal) if random.random() < self.p else data
 
     def __repr__(self) -> str:
-        return f"RandomHorizontalFlip(p={self.p})"
+        return f"{type(self).__name__}(p={self.p})"
+
+
+@TRANSFORM_REGISTRY.register("random_horizontal_flip")
+class RandomHorizontalFlip(_RandomAxisFlip):
+    name, horizontal = "random_horizontal_flip", True
 
 
 @TRANSFORM_REGISTRY.register("random_vertical_flip")
-class RandomVerticalFlip:
-    def __init__(self, opts: Any) -> None:
-        self.p = float(getattr(opts, "image_augmentation.random_vertical_flip.p", 0.5))
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        group = parser.add_argument_group("Random vertical flip")
-        add_flag(group, "--image-augmentation.random-vertical-flip.enable", help="random vertical flips")
-        group.add_argument("--image-augmentation.random-vertical-flip.p", type=float, default=0.5,
-                           help="probability of a flip")
-        return parser
-
-    def __call__(self, data: Sample) -> Sample:
-        return _flip(data, horizontal=False) if random.random() <= self.p else data
-
-    def __repr__(self) -> str:
-        return f"RandomVerticalFlip(p={self.p})"
+class RandomVerticalFlip(_RandomAxisFlip):
+    name, horizontal = "random_vertical_flip", False
 
 
 @TRANSFORM_REGISTRY.register("random_flip")

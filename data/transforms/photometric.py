@@ -35,7 +35,7 @@ class RandomGammaCorrection:
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        if random.random() <= self.p:
+        if random.random() < self.p:
             gamma = random.uniform(*self.gamma)
             table = (((np.arange(256) / 255.0) ** gamma) * 255).astype(np.uint8)
             data["image"] = cv2.LUT(data["image"], table)
@@ -111,7 +111,7 @@ class RandomJPEGCompress:
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        if random.random() <= self.p:
+        if random.random() < self.p:
             quality = int(random.uniform(*self.quality))
             ok, encoded = cv2.imencode(".jpg", data["image"], [int(cv2.IMWRITE_JPEG_QUALITY), quality])
             if ok:
@@ -140,7 +140,7 @@ class RandomGaussianNoise:
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        if random.random() <= self.p:
+        if random.random() < self.p:
             std = random.uniform(*self.sigma)
             img = data["image"]
             data["image"] = _to_uint8(img + np.random.normal(0.0, std, img.shape) * 255)

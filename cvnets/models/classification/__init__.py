@@ -2,47 +2,35 @@
 from __future__ import annotations
 
 import argparse
-import types
 from typing import Any
 
 from torch import nn
 
-from cvnets.layers import NORM_TYPES, with_task_activation
+from cvnets.layers import with_task_activation
 from cvnets.models.classification import (edgeformer, mobilevit, parc_convnext,  # noqa: F401 (registration)
                                           parc_mobilenetv2, parc_resnet)
 from cvnets.models.classification.base import BaseEncoder
 from cvnets.models.classification.parc_convnets import parc_convnets_arguments
 from cvnets.models.registry import CLS_MODEL_REGISTRY
-from utils import logger
-from utils.checkpoint import load_weights
+from cvnets.models.weights import finish_model, freeze_norm_layers
 from utils.opts import add_flag
 
 
-def _stay_in_eval(module: nn.Module, mode: bool = True) -> nn.Module:
-    module.training = False
-    return module
-
-
-def freeze_norm_layers(model: nn.Module) -> None:
-    """Keep normalization layers in eval mode (also after ``model.train()``) with fixed affine parameters."""
-    for module in model.modules():
-        if isinstance(module, NORM_TYPES):
-            module.train = types.MethodType(_stay_in_eval, module)
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad_(False)
-
-
-def build_classification_model(opts: Any, **kwargs: Any) -> nn.Module:
+def build_classification_model(opts: Any, backbone: bool = False, **kwargs: Any) -> nn.Module:
+    """The configured classification model. As the ``backbone`` of a detection or segmentation
+    model, its classifier is left out when ``model.classification.pretrained`` is loaded, so a
+    checkpoint trained for any number of classes serves."""
     name = getattr(opts, "model.classification.name", None)
     model = CLS_MODEL_REGISTRY.get(name)(with_task_activation(opts, "classification"), **kwargs)
-    pretrained = getattr(opts, "model.classification.pretrained", None)
-    if pretrained:
-        load_weights(model, pretrained, "model.classification.pretrained")
-        logger.log(f"Loaded classification weights from {pretrained}")
-    if getattr(opts, "model.classification.freeze_batch_norm", False):
-        freeze_norm_layers(model)
-    return model
+    return finish_model(model, opts, "classification", ignore=("classifier.",) if backbone else ())
+
+
+def build_on_backbone(opts: Any, task: str, model_cls: Any) -> nn.Module:
+    """A ``task`` model (detection, segmentation) around the configured classification backbone at
+    ``model.<task>.output_stride``, with ``model.<task>.pretrained`` loaded."""
+    encoder = build_classification_model(opts, backbone=True,
+                                         output_stride=getattr(opts, f"model.{task}.output_stride", None))
+    return finish_model(model_cls(opts, encoder), opts, task)
 
 
 def arguments_classification(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

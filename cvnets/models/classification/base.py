@@ -63,6 +63,16 @@ class BaseEncoder(nn.Module):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         return parser
 
+    def _downsample(self, opts: Any, in_channels: int, out_channels: int, stride: int, expand_ratio: int,
+                    dilate: bool) -> InvertedResidual:
+        """The inverted residual that opens a stage. A dilated stage keeps the resolution: its
+        stride becomes 1 and later stages' dilation doubles (this block keeps the previous one)."""
+        previous = self.dilation
+        if dilate and stride == 2:
+            self.dilation *= 2
+            stride = 1
+        return InvertedResidual(opts, in_channels, out_channels, stride, expand_ratio, dilation=previous)
+
     def _finish(self, opts: Any, in_channels: int, exp_factor: int = 4) -> None:
         """Add the 1x1 expansion and the classifier, then initialise the weights."""
         exp_channels = min(exp_factor * in_channels, 960)

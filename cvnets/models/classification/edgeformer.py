@@ -11,7 +11,7 @@ from cvnets.layers import ConvLayer
 from cvnets.models.classification.base import BaseEncoder, dilation_plan, mv2_layer
 from cvnets.models.classification.edgeformer_config import SCALES, MV2Spec, ParCSpec
 from cvnets.models.registry import CLS_MODEL_REGISTRY
-from cvnets.modules import FUSIONS, INSTANCE_KERNEL_METHODS, PARC_KERNELS, InvertedResidual, ParCStage
+from cvnets.modules import FUSIONS, INSTANCE_KERNEL_METHODS, PARC_KERNELS, ParCStage
 from utils.errors import ConfigError
 from utils.opts import add_flag
 
@@ -63,12 +63,8 @@ class ParCNet(BaseEncoder):
         self._finish(opts, in_channels, spec.exp_factor)
 
     def _parc_layer(self, opts: Any, in_channels: int, stage: ParCSpec, dilate: bool, parc: dict) -> nn.Sequential:
-        previous_dilation, stride = self.dilation, stage.stride
-        if dilate and stride == 2:
-            self.dilation *= 2
-            stride = 1
-        downsample = InvertedResidual(opts, in_channels, stage.out_channels, stride, stage.mv_expand_ratio,
-                                      dilation=previous_dilation)
+        downsample = self._downsample(opts, in_channels, stage.out_channels, stage.stride, stage.mv_expand_ratio,
+                                      dilate)
         parc_stage = ParCStage(opts, stage.out_channels, stage.parc_channels, stage.ffn_channels, stage.n_blocks,
                                meta_kernel_size=stage.meta_kernel_size, big_kernel_size=stage.big_kernel_size,
                                ffn_dropout=stage.ffn_dropout, dropout=stage.dropout, **parc)

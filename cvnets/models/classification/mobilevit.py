@@ -10,7 +10,7 @@ from cvnets.layers import ConvLayer
 from cvnets.models.classification.base import BaseEncoder, dilation_plan, mv2_layer
 from cvnets.models.classification.mobilevit_config import MODES, MobileViTSpec
 from cvnets.models.registry import CLS_MODEL_REGISTRY
-from cvnets.modules import InvertedResidual, MobileViTBlock
+from cvnets.modules import MobileViTBlock
 from utils.errors import ConfigError
 from utils.opts import add_flag
 
@@ -44,12 +44,8 @@ class MobileViT(BaseEncoder):
         self._finish(opts, in_channels)
 
     def _mobilevit_layer(self, opts: Any, in_channels: int, stage: MobileViTSpec, dilate: bool) -> nn.Sequential:
-        previous_dilation, stride = self.dilation, stage.stride
-        if dilate and stride == 2:
-            self.dilation *= 2
-            stride = 1
-        downsample = InvertedResidual(opts, in_channels, stage.out_channels, stride, stage.mv_expand_ratio,
-                                      dilation=previous_dilation)
+        downsample = self._downsample(opts, in_channels, stage.out_channels, stage.stride, stage.mv_expand_ratio,
+                                      dilate)
         dim = stage.transformer_channels
         head_dim = self._head_dim if self._head_dim is not None else dim // self._num_heads
         block = MobileViTBlock(

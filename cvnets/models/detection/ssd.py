@@ -1,0 +1,186 @@
+"""Single Shot Detector (Liu et al., ECCV 2016) on any registered classification backbone, as the
+ParC-Net and MobileViT papers build it: separable-convolution heads on the stride-16 and -32
+stages, extra separable down-sampling layers for the larger strides, and a global one (``-1``)."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Dict, List, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops import batched_nms
+
+from cvnets.layers import ConvLayer, SeparableConv
+from cvnets.misc.anchors import SSDAnchorGenerator
+from cvnets.misc.boxes import center_to_corner, decode
+from cvnets.models.classification.base import BaseEncoder
+from cvnets.models.registry import DET_MODEL_REGISTRY
+from cvnets.modules import SSDHead
+from utils.errors import ConfigError
+from utils.opts import parse_structured
+
+ENCODER_OUTPUTS = {8: "out_l3", 16: "out_l4", 32: "out_l5"}
+
+
+@dataclass
+class Detections:
+    """One image's detections: ``labels`` (N,), ``scores`` (N,) and ``boxes`` (N x 4, corner form,
+    as fractions of the input's width and height)."""
+    labels: Tensor
+    scores: Tensor
+    boxes: Tensor
+
+
+def _int_lists(value: Any, option: str) -> List[List[int]]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (list, tuple)) and v for v in value):
+        raise ConfigError(f"{option} must be a list of lists of aspect ratios, e.g. [[2, 3], [2]]; got {value!r}")
+    return [[int(r) for r in v] for v in value]
+
+
+@DET_MODEL_REGISTRY.register("ssd")
+class SingleShotDetector(nn.Module):
+    coordinates = 4
+
+    def __init__(self, opts: Any, encoder: BaseEncoder) -> None:
+        super().__init__()
+        if not isinstance(encoder, BaseEncoder):
+            raise ConfigError(f"SSD needs a ParC-Net or MobileViT style backbone, got {type(encoder).__name__}")
+        self.encoder = encoder
+        self.encoder.conv_1x1_exp = None
+        self.encoder.classifier = None
+        n_classes = getattr(opts, "model.detection.n_classes", None)
+        if not n_classes:
+            raise ConfigError("model.detection.n_classes is not set (number of object classes + 1 for background)")
+        self.n_classes = int(n_classes)
+        key = "model.detection.ssd"
+        strides = [int(s) for s in getattr(opts, f"{key}.output_strides", [16, 32, 64, 128, 256, -1])]
+        ratios = _int_lists(getattr(opts, f"{key}.anchors_aspect_ratio", [[2, 3]] * len(strides)),
+                            f"{key}.anchors_aspect_ratio")
+        proj = [int(c) for c in getattr(opts, f"{key}.proj_channels", [512, 256, 256, 128, 128, 64])]
+        # as in the reference, missing entries are filled in
+        ratios += [[2]] * (len(strides) - len(ratios))
+        proj += [128] * (len(strides) - len(proj))
+        if len(ratios) != len(strides) or len(proj) != len(strides):
+            raise ConfigError(f"{key}: {len(strides)} output strides but {len(ratios)} aspect-ratio lists and "
+                              f"{len(proj)} projection sizes")
+        for stride in strides:
+            if stride not in ENCODER_OUTPUTS and not (stride == -1 or (stride > 32 and stride & (stride - 1) == 0)):
+                raise ConfigError(f"{key}.output_strides: {stride} is not supported (8, 16, 32, powers of two "
+                                  f"above 32, or -1 for a global feature)")
+        channels = {8: encoder.model_conf_dict["layer3"]["out"], 16: encoder.model_conf_dict["layer4"]["out"],
+                    32: encoder.model_conf_dict["layer5"]["out"]}
+        extra: Dict[str, nn.Module] = {}
+        head_in: List[int] = []
+        in_channels = channels[32]
+        for stride, out_channels in zip(strides, proj):
+            if stride in channels:
+                head_in.append(channels[stride])
+                continue
+            if stride == -1:
+                extra[f"os_{stride}"] = nn.Sequential(nn.AdaptiveAvgPool2d(1), ConvLayer(opts, in_channels,
+                                                                                        out_channels, 1,
+                                                                                        use_norm=False))
+            else:
+                extra[f"os_{stride}"] = SeparableConv(opts, in_channels, out_channels, 3, stride=2)
+            head_in.append(out_channels)
+            in_channels = out_channels
+        self.extra_layers = nn.ModuleDict(extra) if extra else None
+        if self.extra_layers is not None:
+            for module in self.extra_layers.modules():
+                if isinstance(module, nn.Conv2d):
+                    nn.init.xavier_uniform_(module.weight)
+        self.anchor_generator = SSDAnchorGenerator(strides, ratios, float(getattr(opts, f"{key}.min_box_size", 0.1)),
+                                                   float(getattr(opts, f"{key}.max_box_size", 1.05)))
+        self.ssd_heads = nn.ModuleList(
+            SSDHead(opts, c, n_anchors, self.n_classes, self.coordinates, p, kernel_size=1 if s == -1 else 3)
+            for s, c, p, n_anchors in zip(strides, head_in, proj, self.anchor_generator.num_anchors_per_location()))
+        self.output_strides = strides
+        self.center_variance = float(getattr(opts, f"{key}.center_variance", 0.1))
+        self.size_variance = float(getattr(opts, f"{key}.size_variance", 0.2))
+        self.conf_threshold = float(getattr(opts, f"{key}.conf_threshold", 0.05))
+        self.nms_threshold = float(getattr(opts, f"{key}.nms_iou_threshold", 0.3))
+        self.top_k = int(getattr(opts, f"{key}.num_objects_per_class", 200))
+
+    def _heads(self, x: Tensor) -> Tuple[Tensor, Tensor, List[Tuple[int, int]]]:
+        points = self.encoder.extract_end_points_all(x)
+        feature = points["out_l5"]
+        locations, confidences, sizes = [], [], []
+        for stride, head in zip(self.output_strides, self.ssd_heads):
+            if stride in ENCODER_OUTPUTS:
+                fm = points[ENCODER_OUTPUTS[stride]]
+            else:
+                feature = self.extra_layers[f"os_{stride}"](feature)
+                fm = feature
+            loc, conf = head(fm)
+            locations.append(loc)
+            confidences.append(conf)
+            sizes.append((fm.shape[2], fm.shape[3]))
+        return torch.cat(confidences, dim=1), torch.cat(locations, dim=1), sizes
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(confidences, locations)``: ``N x anchors x n_classes`` logits and ``N x anchors x 4`` offsets."""
+        confidences, locations, _ = self._heads(x)
+        return confidences, locations
+
+    def anchors(self, feature_sizes: Sequence[Tuple[int, int]]) -> Tensor:
+        return self.anchor_generator.anchors_for_sizes(feature_sizes)
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> List[Detections]:
+        """Per image: the boxes whose class probability passes ``conf_threshold``, after per-class
+        NMS (``nms_iou_threshold``), at most ``num_objects_per_class`` per class."""
+        confidences, locations, sizes = self._heads(x)
+        anchors = self.anchors(sizes).to(locations.device)
+        boxes = center_to_corner(decode(locations.float(), anchors, self.center_variance, self.size_variance))
+        scores = confidences.float().softmax(dim=-1)
+        return [self._select(boxes[i], scores[i]) for i in range(x.shape[0])]
+
+    def _select(self, boxes: Tensor, scores: Tensor) -> Detections:
+        foreground = scores[:, 1:]
+        anchor_idx, class_idx = torch.nonzero(foreground > self.conf_threshold, as_tuple=True)
+        if anchor_idx.numel() == 0:
+            empty = torch.empty(0, device=boxes.device)
+            return Detections(empty.long(), empty, torch.empty(0, 4, device=boxes.device))
+        kept_scores = foreground[anchor_idx, class_idx]
+        labels = class_idx + 1
+        candidate_boxes = boxes[anchor_idx]
+        keep = batched_nms(candidate_boxes, kept_scores, labels, self.nms_threshold)  # by decreasing score
+        if self.top_k > 0:
+            rank = torch.zeros_like(keep)
+            for label in labels[keep].unique():
+                members = (labels[keep] == label).nonzero(as_tuple=True)[0]
+                rank[members] = torch.arange(members.numel(), device=keep.device)
+            keep = keep[rank < self.top_k]
+        order = torch.sort(labels[keep], stable=True).indices  # grouped by class, best first within a class
+        keep = keep[order]
+        return Detections(labels[keep], kept_scores[keep], candidate_boxes[keep])
+
+    def profile_stages(self) -> List[Tuple[str, nn.Module]]:
+        rows = [(f"encoder.{name}", module) for name, module in self.encoder.profile_stages()]
+        if self.extra_layers is not None:
+            rows += [(f"extra_layers.{name}", module) for name, module in self.extra_layers.items()]
+        return rows + [(f"ssd_heads.{i}", head) for i, head in enumerate(self.ssd_heads)]
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("SSD (model.detection.name: ssd)")
+        key = "--model.detection.ssd"
+        group.add_argument(f"{key}.anchors-aspect-ratio", type=parse_structured, default=[[2, 3]] * 5,
+                           help="aspect ratios of the anchors of each output stride, e.g. '[[2, 3], [2]]'")
+        group.add_argument(f"{key}.output-strides", type=int, nargs="+", default=[16, 32, 64, 128, -1],
+                           help="feature maps the heads read (-1: global)")
+        group.add_argument(f"{key}.proj-channels", type=int, nargs="+", default=[128, 256, 384, 512, 768],
+                           help="channels of each head's projection (and of each extra layer)")
+        group.add_argument(f"{key}.min-box-size", type=float, default=0.1, help="smallest anchor scale")
+        group.add_argument(f"{key}.max-box-size", type=float, default=1.05, help="largest anchor scale")
+        group.add_argument(f"{key}.center-variance", type=float, default=0.1, help="box coding: centre variance")
+        group.add_argument(f"{key}.size-variance", type=float, default=0.2, help="box coding: size variance")
+        group.add_argument(f"{key}.iou-threshold", type=float, default=0.45,
+                           help="IoU above which an anchor matches a box in training")
+        group.add_argument(f"{key}.conf-threshold", type=float, default=0.05,
+                           help="class probability a detection needs (0.01 for COCO AP)")
+        group.add_argument(f"{key}.num-objects-per-class", type=int, default=200,
+                           help="detections kept per class after NMS")
+        group.add_argument(f"{key}.nms-iou-threshold", type=float, default=0.3, help="IoU threshold of the NMS")
+        return parser

@@ -1,0 +1,154 @@
+"""COCO object detection (``root/annotations/instances_{train,val}2017.json`` and
+``root/images/{train,val}2017/``), read with pycocotools."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from cvnets.misc.anchors import SSDAnchorGenerator, feature_map_sizes
+from cvnets.misc.matcher import SSDMatcher
+from data.datasets.base import BaseImageDataset, evaluation_transform, read_image
+from data.datasets.registry import DATASET_REGISTRY
+from data.transforms import (BoxPercentCoords, Compose, PhotometricDistort, RandomHorizontalFlip, RandomZoomOut,
+                             Resize, SSDCropping, ToTensor)
+from utils import logger
+from utils.errors import DataError
+
+
+def load_coco(annotation_file: Path) -> Any:
+    """A pycocotools ``COCO`` index of ``annotation_file`` (its progress messages silenced)."""
+    from pycocotools.coco import COCO
+
+    if not annotation_file.is_file():
+        raise DataError(f"COCO annotations not found: {annotation_file}")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return COCO(str(annotation_file))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"cannot read COCO annotations {annotation_file}: {exc}") from None
+
+
+@DATASET_REGISTRY.register("coco")
+class COCODetection(BaseImageDataset):
+    """Images with their boxes (corner form, pixels) and contiguous labels 1..K (0 is background).
+
+    Crowd annotations and boxes without area are left out. Training uses the images that keep at
+    least one box; validation and evaluation use every image of the split.
+    """
+
+    year = 2017
+
+    def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
+        super().__init__(opts, is_training, is_evaluation)
+        root = self.check_root()
+        self.split = "train" if is_training else "val"
+        self.annotation_file = root / "annotations" / f"instances_{self.split}{self.year}.json"
+        self.image_dir = root / "images" / f"{self.split}{self.year}"
+        if not self.image_dir.is_dir():
+            raise DataError(f"{self.root_option}: image folder not found: {self.image_dir}")
+        self.coco = load_coco(self.annotation_file)
+        categories = sorted(self.coco.getCatIds())
+        self.coco_to_label = {cat: i + 1 for i, cat in enumerate(categories)}
+        self.label_to_coco = {v: k for k, v in self.coco_to_label.items()}
+        self.class_names = ["background"] + [self.coco.cats[c]["name"] for c in categories]
+        self.num_classes = len(self.class_names)
+        self._annotations: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
+        dropped = 0
+        for image_id in self.coco.imgs:
+            boxes, labels, n_dropped = self._load_annotations(image_id)
+            self._annotations[image_id] = (boxes, labels)
+            dropped += n_dropped
+        all_ids = sorted(self.coco.imgs)
+        self.ids = [i for i in all_ids if len(self._annotations[i][1])] if is_training else all_ids
+        if not self.ids:
+            raise DataError(f"{self.annotation_file} holds no images" + (" with boxes" if is_training else ""))
+        unused = len(all_ids) - len(self.ids)
+        if dropped or unused:
+            logger.log(f"COCO {self.split}: {dropped} crowd or empty boxes left out"
+                       + (f"; {unused} images without boxes not used for training" if unused else ""))
+
+    def _load_annotations(self, image_id: int) -> Tuple[np.ndarray, np.ndarray, int]:
+        annotations = self.coco.imgToAnns.get(image_id, [])
+        boxes, labels, dropped = [], [], 0
+        for ann in annotations:
+            x, y, w, h = ann["bbox"]
+            if ann.get("iscrowd", 0) or w <= 0 or h <= 0 or ann["category_id"] not in self.coco_to_label:
+                dropped += 1
+                continue
+            boxes.append([x, y, x + w, y + h])
+            labels.append(self.coco_to_label[ann["category_id"]])
+        return (np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), dropped)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image_path(self, index: int) -> Path:
+        return self.image_dir / self.coco.imgs[self.ids[index]]["file_name"]
+
+    def evaluation_transforms(self, size: Tuple[int, int]) -> Compose:
+        return evaluation_transform(self.opts, "detection", size)
+
+    def get_evaluation_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
+        path = self.image_path(index)
+        image = read_image(path)
+        height, width = image.shape[:2]
+        data = self.evaluation_transforms(size)({"image": image})
+        return {"image": data["image"], "image_id": self.ids[index], "im_height": height, "im_width": width,
+                "file_name": path.name}
+
+    def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
+        return self.get_evaluation_sample(index, size)
+
+
+@DATASET_REGISTRY.register("coco_ssd")
+class COCODetectionSSD(COCODetection):
+    """COCO with targets for SSD: per anchor, the encoded box offsets and the class (0: background).
+
+    Training: SSD cropping, photometric distortion, horizontal flip (random zoom-out first when
+    ``image_augmentation.random_zoom_out.enable``), resize to the crop size. Validation: resize.
+    Evaluation samples are the plain images (see :class:`COCODetection`).
+    """
+
+    def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
+        super().__init__(opts, is_training, is_evaluation)
+        key = "model.detection.ssd"
+        self.output_strides = [int(s) for s in getattr(opts, f"{key}.output_strides", [16, 32, 64, 128, 256, -1])]
+        ratios = list(getattr(opts, f"{key}.anchors_aspect_ratio", [[2, 3]] * len(self.output_strides)))
+        ratios += [[2]] * (len(self.output_strides) - len(ratios))
+        self.anchor_generator = SSDAnchorGenerator(self.output_strides, ratios,
+                                                   float(getattr(opts, f"{key}.min_box_size", 0.1)),
+                                                   float(getattr(opts, f"{key}.max_box_size", 1.05)))
+        self.matcher = SSDMatcher(float(getattr(opts, f"{key}.center_variance", 0.1)),
+                                  float(getattr(opts, f"{key}.size_variance", 0.2)),
+                                  float(getattr(opts, f"{key}.iou_threshold", 0.5)))
+
+    def training_transforms(self, size: Tuple[int, int]) -> Compose:
+        chain: List[Any] = []
+        if getattr(self.opts, "image_augmentation.random_zoom_out.enable", False):
+            chain.append(RandomZoomOut(self.opts))
+        chain += [SSDCropping(self.opts), PhotometricDistort(self.opts), RandomHorizontalFlip(self.opts),
+                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()]
+        return Compose(chain)
+
+    def validation_transforms(self, size: Tuple[int, int]) -> Compose:
+        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()])
+
+    def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
+        if self.is_evaluation:
+            return self.get_evaluation_sample(index, size)
+        boxes, labels = self._annotations[self.ids[index]]
+        transform = self.training_transforms(size) if self.is_training else self.validation_transforms(size)
+        data = transform({"image": read_image(self.image_path(index)), "box_coordinates": boxes.copy(),
+                          "box_labels": labels.copy()})
+        boxes, labels = data["box_coordinates"], data["box_labels"]
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # crops can flatten boxes
+        anchors = self.anchor_generator.anchors_for_sizes(feature_map_sizes(size[0], size[1], self.output_strides))
+        locations, anchor_labels = self.matcher(torch.from_numpy(boxes[keep]), torch.from_numpy(labels[keep]),
+                                                anchors)
+        return {"image": data["image"], "label": {"box_labels": anchor_labels, "box_coordinates": locations},
+                "sample_id": index}

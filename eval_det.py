@@ -1,0 +1,151 @@
+"""Evaluate an object detector.
+
+    python eval_det.py --common.config-file config/detection/edgeformer/ssd_edgeformer_s.yaml \\
+        --model.detection.pretrained checkpoint_ema_avg.pt --evaluation.detection.mode validation_set \\
+        --evaluation.detection.resize-input-images --dataset.root-val COCO_ROOT
+
+Modes (``--evaluation.detection.mode``):
+  validation_set  COCO box AP over the val split of ``dataset.root_val``, written to
+                  ``<common.results_loc>/<common.run_label>/eval_metrics.json`` (with the detections
+                  in detections.json); ``--evaluation.detection.save-overlay-boxes`` also draws them;
+  single_image    detections drawn on ``--evaluation.detection.path``, saved under detection_results/;
+  image_folder    the same for every image of that folder.
+Boxes are mapped back to each image's own size.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.entry import run_entry
+
+COCO_CLASSES = [
+    "background", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep",
+    "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush"]
+
+
+def detect(model: nn.Module, image: torch.Tensor, runtime: Any, height: int, width: int, multiple: int = 32):
+    """Detections for one ``1 x 3 x h x w`` image, in pixels of a ``height x width`` original.
+
+    An input whose sides are not multiples of ``multiple`` is first resized down to the nearest
+    ones, as the original evaluation does."""
+    h, w = image.shape[-2:]
+    new_h, new_w = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
+    if (new_h, new_w) != (h, w):
+        image = F.interpolate(image, size=(new_h, new_w), mode="bilinear", align_corners=False)
+    with runtime.autocast():
+        found = model.predict(image.to(runtime.device))[0]
+    boxes = found.boxes.float().cpu().numpy().copy()
+    boxes[:, 0::2] = np.clip(boxes[:, 0::2] * width, 0, width)
+    boxes[:, 1::2] = np.clip(boxes[:, 1::2] * height, 0, height)
+    return boxes, found.labels.cpu().numpy(), found.scores.float().cpu().numpy()
+
+
+def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
+    import cv2
+    from tqdm import tqdm
+
+    from data.loaders import create_eval_loader
+    from metrics.coco_map import coco_ap, coco_results
+    from utils.drawing import draw_detections
+    from utils.io import write_json
+
+    if not getattr(opts, "evaluation.detection.resize_input_images", False):
+        setattr(opts, "dataset.eval_batch_size0", 1)  # images keep their own sizes
+    loader = create_eval_loader(opts)
+    dataset = loader.dataset
+    overlays = bool(getattr(opts, "evaluation.detection.save_overlay_boxes", False))
+    results, image_ids = [], []
+    model.eval()
+    with torch.no_grad():
+        for batch in tqdm(loader, desc="evaluation", dynamic_ncols=True):
+            if batch is None:
+                continue
+            for i in range(len(batch["image_id"])):
+                height, width = int(batch["im_height"][i]), int(batch["im_width"][i])
+                boxes, labels, scores = detect(model, batch["image"][i:i + 1], runtime, height, width)
+                image_id = int(batch["image_id"][i])
+                image_ids.append(image_id)
+                results += coco_results(image_id, boxes, labels, scores, dataset.label_to_coco)
+                if overlays:
+                    path = dataset.image_dir / batch["file_name"][i]
+                    picture = draw_detections(cv2.imread(str(path)), boxes, labels, scores, dataset.class_names)
+                    (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(out_dir / "detection_results" / f"{Path(path).stem}.jpg"), picture)
+    metrics = coco_ap(dataset.coco, results, image_ids)
+    metrics["num_images"] = len(image_ids)
+    write_json(results, out_dir / "detections.json")
+    return metrics
+
+
+def class_names(opts: Any, n_classes: int) -> List[str]:
+    from data.datasets.coco import load_coco
+
+    root = getattr(opts, "dataset.root_val", "") or ""
+    annotations = Path(root) / "annotations" / "instances_val2017.json"
+    if root and annotations.is_file():
+        coco = load_coco(annotations)
+        names = ["background"] + [coco.cats[c]["name"] for c in sorted(coco.getCatIds())]
+        if len(names) == n_classes:
+            return names
+    if n_classes == len(COCO_CLASSES):
+        return COCO_CLASSES
+    return [str(i) for i in range(n_classes)]
+
+
+def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Path) -> List[dict]:
+    import cv2
+
+    from data.transforms import Compose, Resize, ToTensor
+    from engine.evaluation import evaluation_size, readable_images
+    from utils.drawing import draw_detections
+
+    transform = Compose([Resize(opts, evaluation_size(opts, 320)), ToTensor()])  # always, as the original does
+    names = class_names(opts, model.n_classes)
+    (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
+    found = []
+    model.eval()
+    with torch.no_grad():
+        for path, image, tensor in readable_images(paths, transform):
+            height, width = image.shape[:2]
+            boxes, labels, scores = detect(model, tensor, runtime, height, width)
+            target = out_dir / "detection_results" / f"{path.stem}.jpg"
+            cv2.imwrite(str(target), draw_detections(image, boxes, labels, scores, names))
+            print(f"{path}: {len(labels)} objects -> {target}")
+            found.append({"image": str(path), "detections": [
+                {"label": int(l), "class_name": names[int(l)], "score": float(s), "box": [float(v) for v in b]}
+                for b, l, s in zip(boxes, labels, scores)]})
+    return found
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    from engine.evaluation import evaluation_images, prepare_evaluation
+    from utils.io import write_json
+
+    opts, runtime, model, mode, out_dir = prepare_evaluation(args, "detection")
+    if mode == "validation_set":
+        metrics = evaluate_validation_set(opts, model, runtime, out_dir)
+        path = write_json(metrics, out_dir / "eval_metrics.json")
+        print("  ".join(f"{k}: {metrics[k]:.2f}" if metrics[k] is not None else f"{k}: -"
+                        for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")) + f"  images: {metrics['num_images']}"
+              f"  ({path})")
+        return
+    paths = evaluation_images(opts, "detection", mode)
+    write_json(detect_images(opts, model, runtime, paths, out_dir), out_dir / "detections.json")
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry(main))

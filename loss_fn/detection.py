@@ -1,0 +1,87 @@
+"""SSD's multibox loss (``loss.detection.name: ssd_multibox_loss``)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from loss_fn.base import LOSS_REGISTRY, BaseCriterion
+from utils import logger
+from utils.errors import ConfigError
+
+
+def hard_negative_mask(background_loss: Tensor, labels: Tensor, neg_pos_ratio: int) -> Tensor:
+    """Per image, all positive anchors and the ``neg_pos_ratio`` times as many negatives with the
+    highest background loss."""
+    positives = labels > 0
+    n_negatives = positives.sum(dim=1, keepdim=True) * neg_pos_ratio
+    loss = background_loss.masked_fill(positives, -float("inf"))
+    rank = loss.argsort(dim=1, descending=True).argsort(dim=1)
+    return positives | (rank < n_negatives)
+
+
+@LOSS_REGISTRY.register("detection")
+class SSDMultiboxLoss(BaseCriterion):
+    """``(w * SmoothL1(positive box offsets) + CE(positives and mined negatives)) / positives``.
+
+    The localization weight ``w`` is 1, unless ``max_monitor_iter`` is set: then, every
+    ``update_wt_freq`` training iterations up to that one, it is re-estimated as the ratio of the
+    summed classification and localization losses.
+    """
+
+    def __init__(self, opts: Any) -> None:
+        super().__init__()
+        name = getattr(opts, "loss.detection.name", "ssd_multibox_loss")
+        if name != "ssd_multibox_loss":
+            raise ConfigError(f"loss.detection.name {name!r}: choose ssd_multibox_loss")
+        key = "loss.detection.ssd_multibox_loss"
+        self.neg_pos_ratio = int(getattr(opts, f"{key}.neg_pos_ratio", 3))
+        self.max_monitor_iter = int(getattr(opts, f"{key}.max_monitor_iter", -1))
+        self.update_freq = max(1, int(getattr(opts, f"{key}.update_wt_freq", 200)))
+        self.loc_weight = 1.0
+        self._iteration = 0
+        self._sums = [1e-7, 1e-7]
+
+    def forward(self, prediction: Tuple[Tensor, Tensor], target: Dict[str, Tensor]) -> Tensor:
+        confidences, locations = (p.float() for p in prediction)
+        labels, gt_locations = target["box_labels"], target["box_coordinates"].float()
+        with torch.no_grad():
+            background = -F.log_softmax(confidences, dim=2)[:, :, 0]
+            mask = hard_negative_mask(background, labels, self.neg_pos_ratio)
+        classification = F.cross_entropy(confidences[mask], labels[mask], reduction="sum")
+        positives = labels > 0
+        localization = F.smooth_l1_loss(locations[positives], gt_locations[positives], reduction="sum")
+        n_positives = max(int(positives.sum()), 1)
+        if self.training and self._iteration <= self.max_monitor_iter:
+            self._monitor(float(classification), float(localization))
+        if self.training:
+            localization = localization * self.loc_weight
+        return (localization + classification) / n_positives
+
+    def _monitor(self, classification: float, localization: float) -> None:
+        self._sums[0] += classification
+        self._sums[1] += localization
+        if (self._iteration + 1) % self.update_freq == 0 or self._iteration == self.max_monitor_iter:
+            previous, self.loc_weight = self.loc_weight, self._sums[0] / self._sums[1]
+            self._sums = [1e-7, 1e-7]
+            logger.log(f"SSD loss: localization weight {previous:.4f} -> {self.loc_weight:.4f}")
+        self._iteration += 1
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Detection loss (loss.category: detection)")
+        group.add_argument("--loss.detection.name", type=str, default="ssd_multibox_loss",
+                           choices=["ssd_multibox_loss"], help="loss")
+        key = "--loss.detection.ssd-multibox-loss"
+        group.add_argument(f"{key}.neg-pos-ratio", type=int, default=3, help="negatives kept per positive anchor")
+        group.add_argument(f"{key}.max-monitor-iter", type=int, default=-1,
+                           help="re-estimate the localization weight up to this iteration (-1: keep it at 1)")
+        group.add_argument(f"{key}.update-wt-freq", type=int, default=200,
+                           help="iterations between re-estimates of the localization weight")
+        return parser
+
+    def extra_repr(self) -> str:
+        return f"neg_pos_ratio={self.neg_pos_ratio}"

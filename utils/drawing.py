@@ -1,0 +1,40 @@
+"""Drawing predictions on images."""
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+
+def color_palette(n: int) -> List[Tuple[int, int, int]]:
+    """``n`` distinct colours: the PASCAL VOC palette (class ``i`` from the bits of ``i``), as BGR."""
+    colors = []
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        colors.append((b, g, r))
+    return colors
+
+
+def draw_detections(image: np.ndarray, boxes: np.ndarray, labels: Sequence[int], scores: Sequence[float],
+                    names: Sequence[str]) -> np.ndarray:
+    """A copy of ``image`` (BGR) with each box, its class name and score drawn."""
+    canvas = image.copy()
+    colors = color_palette(max(len(names), 1) + 1)
+    font, scale, thickness = cv2.FONT_HERSHEY_PLAIN, 1.0, 1
+    for box, label, score in zip(boxes.astype(int), labels, scores):
+        color = colors[int(label) % len(colors)]
+        x1, y1, x2, y2 = (int(v) for v in box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
+        name = names[int(label)] if int(label) < len(names) else str(int(label))
+        text = f"{name}: {score:.2f}"
+        (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+        cv2.rectangle(canvas, (x1, y1), (x1 + tw + 3, y1 + th + 4), color, -1)
+        cv2.putText(canvas, text, (x1 + 1, y1 + th + 2), font, scale, (255, 255, 255), thickness)
+    return canvas

@@ -1,7 +1,8 @@
 # make demo      create the environment if needed, train ParC-Net on the bundled digits, evaluate it
 # make test      create the environment if needed, run the whole test suite
 # make demo-det  SSD with a ParC-Net backbone on digits pasted on backgrounds (COCO format), COCO AP
-#                (starts from the backbone `make demo` trains, as the paper's starts from ImageNet)
+# make demo-seg  DeepLabV3 with a ParC-Net backbone on the same kind of pictures (VOC format), mIoU
+#                (both start from the backbone `make demo` trains, as the paper's start from ImageNet)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,14 +11,14 @@ STAMP := $(VENV)/.requirements-installed
 DEMO_DATA := data/demo/generated
 BACKBONE := results/demo/checkpoint_ema_avg.pt
 
-.PHONY: all venv test demo demo-data demo-det clean help
+.PHONY: all venv test demo demo-data demo-det demo-seg clean help
 
 all: help
 
 help:
 	@echo "make demo   train ParC-Net on the bundled digits and evaluate it (results/demo/)"
 	@echo "make test   run the test suite"
-	@echo "make demo-det   detection demo (results/demo_det/)"
+	@echo "make demo-det / make demo-seg   detection and segmentation demos (results/demo_det/, results/demo_seg/)"
 	@echo "make venv   create $(VENV) and install requirements.txt"
 	@echo "make clean  remove generated data and results"
 
@@ -58,6 +59,9 @@ endef
 
 demo-det: $(STAMP) $(BACKBONE)
 	$(call task_demo,detection,digits_coco,config/detection/demo/ssd_parcnet_digits.yaml,eval_det.py,demo_det)
+
+demo-seg: $(STAMP) $(BACKBONE)
+	$(call task_demo,segmentation,digits_voc,config/segmentation/demo/deeplabv3_parcnet_digits.yaml,eval_seg.py,demo_seg)
 
 clean:
 	rm -rf $(DEMO_DATA) results

@@ -6,9 +6,10 @@ from typing import Any
 
 from torch import nn
 
-from cvnets.models import detection
+from cvnets.models import detection, segmentation
 from cvnets.models.classification import arguments_classification, build_classification_model
 from cvnets.models.detection import build_detection_model
+from cvnets.models.segmentation import build_segmentation_model
 from cvnets.models.registry import CLS_MODEL_REGISTRY, DET_MODEL_REGISTRY, SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY
 from utils.errors import ConfigError
 
@@ -23,7 +24,6 @@ def get_model(opts: Any) -> nn.Module:
     if task == "detection":
         return build_detection_model(opts)
     if task == "segmentation":
-        from cvnets.models.segmentation import build_segmentation_model
         return build_segmentation_model(opts)
     raise ConfigError(f"dataset.category {task!r} is not a task; choose one of: {', '.join(TASKS)}")
 
@@ -31,6 +31,7 @@ def get_model(opts: Any) -> nn.Module:
 def arguments_models(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     arguments_classification(parser)
     detection.arguments(parser)
+    segmentation.arguments(parser)
     return parser
 
 

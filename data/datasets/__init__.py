@@ -7,6 +7,7 @@ from typing import Any
 from data.datasets.base import BaseImageDataset, evaluation_transform, read_image, read_mask
 from data.datasets.coco import COCODetection, COCODetectionSSD
 from data.datasets.imagenet import ImageNetDataset
+from data.datasets.pascal import PascalVOCDataset
 from data.datasets.registry import DATASET_REGISTRY
 from utils.opts import add_flag
 
@@ -36,5 +37,5 @@ def arguments_datasets(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
-__all__ = ["DATASET_REGISTRY", "BaseImageDataset", "ImageNetDataset", "COCODetection", "COCODetectionSSD", "build_dataset", "evaluation_transform", "read_image", "read_mask",
+__all__ = ["DATASET_REGISTRY", "BaseImageDataset", "ImageNetDataset", "COCODetection", "COCODetectionSSD", "PascalVOCDataset", "build_dataset", "evaluation_transform", "read_image", "read_mask",
            "arguments_datasets"]

@@ -2,6 +2,7 @@
 
     python -m data.demo.prepare --task classification --out data/demo/generated/digits
     python -m data.demo.prepare --task detection --out data/demo/generated/digits_coco
+    python -m data.demo.prepare --task segmentation --out data/demo/generated/digits_voc
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import Optional, Sequence
 
 from data.demo.detection import write_detection_set
 from data.demo.digits import write_classification_folder
+from data.demo.segmentation import write_segmentation_set
 
-TASKS = ("classification", "detection")
+TASKS = ("classification", "detection", "segmentation")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -28,9 +30,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.task == "classification":
         n_train, n_val = write_classification_folder(args.out, seed=args.seed)
         print(f"wrote {n_train} training and {n_val} validation images to {args.out}")
-    else:
+    elif args.task == "detection":
         counts = write_detection_set(args.out, seed=args.seed)
         print(f"wrote {counts['train']} training and {counts['val']} validation boxes to {args.out}")
+    else:
+        counts = write_segmentation_set(args.out, seed=args.seed)
+        print(f"wrote {counts['train']} training and {counts['val']} validation images to {args.out}")
     return 0
 
 

@@ -1,0 +1,72 @@
+"""The DeepLabV3 segmentation head (``model.segmentation.seg_head: deeplabv3``)."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cvnets.layers import ConvLayer, initialize_weights
+from cvnets.models.registry import SEG_HEAD_REGISTRY
+from cvnets.modules import ASPP
+from utils.errors import ConfigError
+from utils.opts import add_flag
+
+
+@SEG_HEAD_REGISTRY.register("deeplabv3")
+class DeepLabV3(nn.Module):
+    """ASPP on the last backbone stage, a dropout and 1x1 classifier, bilinear upsampling to the
+    input size. With ``use_aux_head`` an auxiliary classifier on the stride-16 stage (3x3
+    ConvLayer, dropout, 1x1) also runs, and the forward returns ``(logits, aux_logits)``."""
+
+    def __init__(self, opts: Any, enc_conf: Dict[str, Dict[str, int]], use_l5_exp: bool = False) -> None:
+        super().__init__()
+        key = "model.segmentation"
+        n_classes = getattr(opts, f"{key}.n_classes", None)
+        if not n_classes:
+            raise ConfigError(f"{key}.n_classes is not set (21 for PASCAL VOC)")
+        rates = [int(r) for r in getattr(opts, f"{key}.deeplabv3.aspp_rates", [6, 12, 18])]
+        out_channels = int(getattr(opts, f"{key}.deeplabv3.aspp_out_channels", 256))
+        in_channels = enc_conf["exp_before_cls" if use_l5_exp else "layer5"]["out"]
+        self.aspp = nn.Sequential()
+        self.aspp.add_module("aspp_layer", ASPP(opts, in_channels, out_channels, rates,
+                                                separable=bool(getattr(opts, f"{key}.deeplabv3.aspp_sep_conv", False)),
+                                                dropout=float(getattr(opts, f"{key}.deeplabv3.aspp_dropout", 0.1))))
+        dropout = float(getattr(opts, f"{key}.classifier_dropout", 0.1))
+        self.classifier = nn.Sequential()
+        if 0.0 < dropout < 1.0:
+            self.classifier.add_module("classifier_dropout", nn.Dropout2d(dropout))
+        self.classifier.add_module("classifier", ConvLayer(opts, out_channels, int(n_classes), 1, bias=True,
+                                                           use_norm=False, use_act=False))
+        self.aux_head: Optional[nn.Sequential] = None
+        if getattr(opts, f"{key}.use_aux_head", False):
+            l4 = enc_conf["layer4"]["out"]
+            hidden = max(l4 // 4, 256)
+            self.aux_head = nn.Sequential()
+            self.aux_head.add_module("aux_projection", ConvLayer(opts, l4, hidden, 3))
+            self.aux_head.add_module("dropout", nn.Dropout2d(0.1))
+            self.aux_head.add_module("aux_classifier", ConvLayer(opts, hidden, int(n_classes), 1, bias=True,
+                                                                 use_norm=False, use_act=False))
+        self.use_l5_exp = use_l5_exp
+        self.lr_multiplier = float(getattr(opts, f"{key}.lr_multiplier", 1.0))
+        initialize_weights(opts, self)
+
+    def forward(self, enc_out: Dict[str, Tensor], size: Tuple[int, int]) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        x = self.aspp(enc_out["out_l5_exp" if self.use_l5_exp else "out_l5"])
+        logits = F.interpolate(self.classifier(x), size=size, mode="bilinear", align_corners=False)
+        if self.aux_head is None:
+            return logits
+        return logits, self.aux_head(enc_out["out_l4"])
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("DeepLabV3 (model.segmentation.seg_head: deeplabv3)")
+        group.add_argument("--model.segmentation.deeplabv3.aspp-rates", type=int, nargs="+", default=[6, 12, 18],
+                           help="atrous rates of the ASPP branches")
+        group.add_argument("--model.segmentation.deeplabv3.aspp-out-channels", type=int, default=256,
+                           help="channels of the ASPP")
+        add_flag(group, "--model.segmentation.deeplabv3.aspp-sep-conv", help="separable ASPP convolutions")
+        group.add_argument("--model.segmentation.deeplabv3.aspp-dropout", type=float, default=0.1,
+                           help="dropout after the ASPP projection")
+        return parser

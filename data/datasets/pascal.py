@@ -1,0 +1,104 @@
+"""PASCAL VOC 2012 segmentation (with the SBD "aug" training list, and optionally the COCO images
+converted to VOC's classes)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from data.datasets.base import BaseImageDataset, evaluation_transform, read_image, read_mask
+from data.datasets.registry import DATASET_REGISTRY
+from data.transforms import Compose, RandomCrop, RandomResize, Resize, ToTensor, augmentation_transforms
+from utils.errors import DataError
+from utils.opts import add_flag
+
+VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+               "diningtable", "dog", "horse", "motorbike", "person", "potted_plant", "sheep", "sofa", "train",
+               "tv_monitor"]
+
+
+def read_pairs(list_file: Path, base: Path, option: str) -> List[Tuple[Path, Path]]:
+    """``image_path mask_path`` lines of ``list_file``, relative to ``base``; every file must exist."""
+    if not list_file.is_file():
+        raise DataError(f"{option}: list file not found: {list_file}")
+    pairs = []
+    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise DataError(f"{list_file}, line {number}: expected 'image_path mask_path', got {line!r}")
+        image, mask = base / parts[0].lstrip("/"), base / parts[1].lstrip("/")
+        for path in (image, mask):
+            if not path.is_file():
+                raise DataError(f"{list_file}, line {number}: file not found: {path}")
+        pairs.append((image, mask))
+    if not pairs:
+        raise DataError(f"{option}: {list_file} lists no images")
+    return pairs
+
+
+@DATASET_REGISTRY.register("pascal")
+class PascalVOCDataset(BaseImageDataset):
+    """``root/VOC2012/list/{train_aug,val}.txt`` name image and mask pairs relative to
+    ``root/VOC2012``; ``dataset.pascal.use_coco_data`` adds ``coco_root_dir/train_2017.txt``.
+
+    Masks hold class indices (255: ignore), as 8-bit index images or palette PNGs. Training: the
+    configured random resize, random crop (or a resize to the crop size), flips and other
+    augmentations. Validation: resize to the crop size. Evaluation: the image (resized with
+    ``evaluation.segmentation.resize_input_images``) and the mask at its own size.
+    """
+
+    def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
+        super().__init__(opts, is_training, is_evaluation)
+        voc = self.check_root() / "VOC2012"
+        list_file = voc / "list" / ("train_aug.txt" if is_training else "val.txt")
+        self.pairs = read_pairs(list_file, voc, self.root_option)
+        if is_training and getattr(opts, "dataset.pascal.use_coco_data", False):
+            coco_root = getattr(opts, "dataset.pascal.coco_root_dir", None)
+            if not coco_root:
+                raise DataError("dataset.pascal.use_coco_data needs dataset.pascal.coco_root_dir")
+            self.pairs += read_pairs(Path(coco_root) / "train_2017.txt", Path(coco_root), "dataset.pascal.coco_root_dir")
+        # the masks define the classes; their count (model.segmentation.n_classes) is the config's
+        self.class_names = VOC_CLASSES
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def training_transforms(self, size: Tuple[int, int]) -> Compose:
+        chain: List[Any] = []
+        if getattr(self.opts, "image_augmentation.random_resize.enable", False):
+            chain.append(RandomResize(self.opts))
+        if getattr(self.opts, "image_augmentation.random_crop.enable", False):
+            chain.append(RandomCrop(self.opts, size))
+        else:
+            chain.append(Resize(self.opts, size))
+        chain += augmentation_transforms(self.opts, exclude=("random_resize",))
+        return Compose(chain + [ToTensor()])
+
+    def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
+        image_path, mask_path = self.pairs[index]
+        image, mask = read_image(image_path), read_mask(mask_path)
+        if image.shape[:2] != mask.shape[:2]:
+            raise DataError(f"{mask_path} ({mask.shape[1]}x{mask.shape[0]}) does not match the size of "
+                            f"{image_path} ({image.shape[1]}x{image.shape[0]})")
+        if self.is_evaluation:
+            data = evaluation_transform(self.opts, "segmentation", size)({"image": image})
+            return {"image": data["image"], "label": torch.from_numpy(mask.astype(np.int64)),
+                    "file_name": image_path.name, "image_path": str(image_path), "im_height": image.shape[0],
+                    "im_width": image.shape[1]}
+        transform = (self.training_transforms(size) if self.is_training
+                     else Compose([Resize(self.opts, size), ToTensor()]))
+        data = transform({"image": image, "mask": mask})
+        return {"image": data["image"], "label": data["mask"], "sample_id": index}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("PASCAL VOC (dataset.name: pascal)")
+        add_flag(group, "--dataset.pascal.use-coco-data", help="add the COCO images converted to VOC's classes")
+        group.add_argument("--dataset.pascal.coco-root-dir", type=str, default=None,
+                           help="folder of the converted COCO data, with train_2017.txt")
+        return parser

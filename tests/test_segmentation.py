@@ -79,6 +79,24 @@ def test_pascal_missing_files_are_named(tmp_path):
         PascalVOCDataset(opts, is_training=False)
 
 
+def test_pascal_adds_the_coco_list_when_asked(digits_voc, tmp_path):
+    coco = tmp_path / "coco_voc"
+    (coco / "images").mkdir(parents=True)
+    (coco / "masks").mkdir()
+    cv2.imwrite(str(coco / "images" / "x.jpg"), np.full((40, 30, 3), 200, np.uint8))
+    cv2.imwrite(str(coco / "masks" / "x.png"), np.full((40, 30), 7, np.uint8))
+    (coco / "train_2017.txt").write_text("images/x.jpg masks/x.png\n")
+    base = ["--common.config-file", SEG_CONFIG, "--dataset.root-train", str(digits_voc),
+            "--dataset.pascal.use-coco-data"]
+    train = PascalVOCDataset(training_opts(base + ["--dataset.pascal.coco-root-dir", str(coco)]), is_training=True)
+    assert len(train) == 48 + 1 and train.pairs[-1] == (coco / "images" / "x.jpg", coco / "masks" / "x.png")
+    assert set(train[(32, 32, 48)]["label"].unique().tolist()) <= {7, 255}
+    with pytest.raises(DataError, match="needs dataset.pascal.coco_root_dir"):
+        PascalVOCDataset(training_opts(base), is_training=True)
+    with pytest.raises(DataError, match=r"list file not found: .*train_2017.txt"):
+        PascalVOCDataset(training_opts(base + ["--dataset.pascal.coco-root-dir", str(tmp_path)]), is_training=True)
+
+
 @pytest.mark.parametrize("name", ["deeplabv3_edgeformer_s", "deeplabv3_mobilevit_s"])
 def test_deeplabv3_state_dict_and_counts_match_manifest(name):
     check_against_manifest(name)

@@ -39,6 +39,35 @@ def test_confusion_matrix_skips_the_ignore_index():
     assert matrix.sum() == 5 and matrix[0, 0] == 1 and matrix[1, 2] == 1 and matrix[2, 1] == 1
 
 
+def _sync_mean_iou(rank, init_file, world_size, predictions, targets, out):
+    import torch.distributed as dist
+
+    from metrics.confusion import MeanIoU
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    try:
+        metric = MeanIoU()
+        metric.n_classes, metric.state = 3, torch.zeros(9, dtype=torch.float64)
+        logits = torch.nn.functional.one_hot(predictions[rank], 3).permute(0, 3, 1, 2).float()
+        metric.update(logits, targets[rank], torch.tensor(0.0), 1)
+        metric.sync()
+        torch.save(metric.state, f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_confusion_matrix_is_summed_across_ranks(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    predictions = torch.randint(0, 3, (2, 1, 6, 5), generator=generator)
+    targets = torch.randint(0, 3, (2, 1, 6, 5), generator=generator)
+    targets[0, 0, 0] = 255  # one ignored row on rank 0
+    torch.multiprocessing.spawn(_sync_mean_iou, args=(str(tmp_path / "init"), 2, predictions, targets,
+                                                      str(tmp_path / "state")), nprocs=2)
+    whole = confusion_matrix(predictions.flatten(), targets.flatten(), 3).double().flatten()
+    for rank in range(2):
+        assert torch.equal(torch.load(tmp_path / f"state.{rank}"), whole)
+
+
 def test_both_mask_encodings_read_as_indices(tmp_path):
     labels = np.array([[0, 1, 15], [20, 255, 3]], np.uint8)
     cv2.imwrite(str(tmp_path / "index.png"), labels)

@@ -22,20 +22,21 @@ import torch
 
 from utils.entry import run_entry
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Benchmark")
-    group.add_argument("--benchmark.input-size", type=int, nargs="+", default=None, metavar="SIDE",
-                       help="input side (one value) or height and width (default: the config's crop size)")
-    group.add_argument("--benchmark.batch-size", type=int, default=1, help="batch size of the timed runs")
-    add_flag(group, "--benchmark.latency", help="also time the forward pass")
-    add_flag(group, "--benchmark.compare-parc",
-             help="time the ParC convolutions' two implementations side by side")
-    group.add_argument("--benchmark.warmup", type=int, default=5, help="untimed runs first")
-    group.add_argument("--benchmark.repeats", type=int, default=30, help="timed runs (the median is reported)")
-    group.add_argument("--benchmark.threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_options(group, "--benchmark", [
+        ("input-size", None, "input side (one value) or height and width (default: the config's crop size)",
+         dict(type=int, nargs="+", metavar="SIDE")),
+        ("batch-size", 1, "batch size of the timed runs"),
+        ("latency", False, "also time the forward pass"),
+        ("compare-parc", False, "time the ParC convolutions' two implementations side by side"),
+        ("warmup", 5, "untimed runs first"),
+        ("repeats", 30, "timed runs (the median is reported)"),
+        ("threads", None, "torch CPU threads (default: torch's)", dict(type=int)),
+    ])
     return parser
 
 

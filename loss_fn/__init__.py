@@ -6,6 +6,7 @@ from typing import Any
 
 from loss_fn import classification, detection, segmentation  # noqa: F401  (registration)
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion
+from utils.opts import add_options
 
 
 def build_loss(opts: Any) -> BaseCriterion:
@@ -15,9 +16,10 @@ def build_loss(opts: Any) -> BaseCriterion:
 
 def arguments_loss(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Loss")
-    group.add_argument("--loss.category", type=str, default=None, choices=LOSS_REGISTRY.names(),
-                       help="task of the loss (default: dataset.category)")
-    group.add_argument("--loss.ignore-idx", type=int, default=-1, help="target value that the loss ignores")
+    add_options(group, "--loss", [
+        ("category", None, "task of the loss (default: dataset.category)", dict(type=str, choices=LOSS_REGISTRY.names())),
+        ("ignore-idx", -1, "target value that the loss ignores"),
+    ])
     LOSS_REGISTRY.add_arguments(parser)
     return parser
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion, batch_class_weights
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "label_smoothing")
 
@@ -41,12 +41,11 @@ class ClassificationLoss(BaseCriterion):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Classification loss (loss.category: classification)")
-        group.add_argument("--loss.classification.name", type=str, default="cross_entropy",
-                           choices=CLASSIFICATION_LOSSES, help="loss")
-        group.add_argument("--loss.classification.label-smoothing-factor", type=float, default=0.1,
-                           help="label smoothing of label_smoothing")
-        add_flag(group, "--loss.classification.cross-entropy-class-weights",
-                 help="weight classes by their inverse log-frequency in the batch")
+        add_options(group, "--loss.classification", [
+            ("name", "cross_entropy", "loss", dict(choices=CLASSIFICATION_LOSSES)),
+            ("label-smoothing-factor", 0.1, "label smoothing of label_smoothing"),
+            ("cross-entropy-class-weights", False, "weight classes by their inverse log-frequency in the batch"),
+        ])
         return parser
 
     def extra_repr(self) -> str:

@@ -11,6 +11,7 @@ from torch import Tensor
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion
 from utils import logger
 from utils.errors import ConfigError
+from utils.opts import add_options
 
 
 def hard_negative_mask(background_loss: Tensor, labels: Tensor, neg_pos_ratio: int) -> Tensor:
@@ -73,14 +74,12 @@ class SSDMultiboxLoss(BaseCriterion):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Detection loss (loss.category: detection)")
-        group.add_argument("--loss.detection.name", type=str, default="ssd_multibox_loss",
-                           choices=["ssd_multibox_loss"], help="loss")
-        key = "--loss.detection.ssd-multibox-loss"
-        group.add_argument(f"{key}.neg-pos-ratio", type=int, default=3, help="negatives kept per positive anchor")
-        group.add_argument(f"{key}.max-monitor-iter", type=int, default=-1,
-                           help="re-estimate the localization weight up to this iteration (-1: keep it at 1)")
-        group.add_argument(f"{key}.update-wt-freq", type=int, default=200,
-                           help="iterations between re-estimates of the localization weight")
+        add_options(group, "--loss.detection", [("name", "ssd_multibox_loss", "loss", dict(choices=["ssd_multibox_loss"]))])
+        add_options(group, "--loss.detection.ssd-multibox-loss", [
+            ("neg-pos-ratio", 3, "negatives kept per positive anchor"),
+            ("max-monitor-iter", -1, "re-estimate the localization weight up to this iteration (-1: keep it at 1)"),
+            ("update-wt-freq", 200, "iterations between re-estimates of the localization weight"),
+        ])
         return parser
 
     def extra_repr(self) -> str:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion, batch_class_weights
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 @LOSS_REGISTRY.register("segmentation")
@@ -45,10 +45,9 @@ class SegmentationCrossEntropy(BaseCriterion):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Segmentation loss (loss.category: segmentation)")
-        group.add_argument("--loss.segmentation.name", type=str, default="cross_entropy", choices=["cross_entropy"],
-                           help="loss")
-        group.add_argument("--loss.segmentation.cross-entropy-aux-weight", type=float, default=0.4,
-                           help="weight of the auxiliary head's loss")
-        add_flag(group, "--loss.segmentation.cross-entropy-class-weights",
-                 help="weight classes by their inverse log-frequency in the batch")
+        add_options(group, "--loss.segmentation", [
+            ("name", "cross_entropy", "loss", dict(choices=["cross_entropy"])),
+            ("cross-entropy-aux-weight", 0.4, "weight of the auxiliary head's loss"),
+            ("cross-entropy-class-weights", False, "weight classes by their inverse log-frequency in the batch"),
+        ])
         return parser

@@ -6,16 +6,16 @@ import argparse
 from metrics import confusion, topk  # noqa: F401  (registration)
 from metrics.base import METRIC_REGISTRY, Metric, Statistics
 from metrics.topk import topk_correct
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def arguments_stats(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Statistics")
-    group.add_argument("--stats.name", type=str, nargs="+", default=["loss"], choices=METRIC_REGISTRY.names(),
-                       help="metrics computed in training and validation")
-    group.add_argument("--stats.checkpoint-metric", type=str, default="loss", choices=METRIC_REGISTRY.names(),
-                       help="metric that selects the best checkpoints")
-    add_flag(group, "--stats.checkpoint-metric-max", help="a higher checkpoint metric is better")
+    add_options(group, "--stats", [
+        ("name", ["loss"], "metrics computed in training and validation", dict(choices=METRIC_REGISTRY.names())),
+        ("checkpoint-metric", "loss", "metric that selects the best checkpoints", dict(choices=METRIC_REGISTRY.names())),
+        ("checkpoint-metric-max", False, "a higher checkpoint metric is better"),
+    ])
     return parser
 
 

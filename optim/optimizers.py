@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List
 import torch
 from torch import nn
 
-from utils.opts import add_flag
+from utils.opts import add_options
 from utils.registry import Registry
 
 OPTIM_REGISTRY = Registry("optimizer", option="optim.name")
@@ -64,14 +64,15 @@ def build_optimizer(model: nn.Module, opts: Any) -> torch.optim.Optimizer:
 
 def arguments_optimizers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Optimizer")
-    group.add_argument("--optim.name", type=str, default="sgd", choices=OPTIM_REGISTRY.names(), help="optimizer")
-    group.add_argument("--optim.eps", type=float, default=1e-8, help="epsilon of adam and adamw")
-    group.add_argument("--optim.weight-decay", type=float, default=4e-5, help="weight decay")
-    add_flag(group, "--optim.no-decay-bn-filter-bias", help="no weight decay on biases and normalization weights")
-    group.add_argument("--optim.sgd.momentum", type=float, default=0.9, help="SGD momentum")
-    add_flag(group, "--optim.sgd.nesterov", help="Nesterov momentum")
+    add_options(group, "--optim", [
+        ("name", "sgd", "optimizer", dict(choices=OPTIM_REGISTRY.names())),
+        ("eps", 1e-8, "epsilon of adam and adamw"),
+        ("weight-decay", 4e-5, "weight decay"),
+        ("no-decay-bn-filter-bias", False, "no weight decay on biases and normalization weights"),
+        ("sgd.momentum", 0.9, "SGD momentum"),
+        ("sgd.nesterov", False, "Nesterov momentum"),
+    ])
     for name in ("adam", "adamw"):
-        group.add_argument(f"--optim.{name}.beta1", type=float, default=0.9, help=f"{name} beta1")
-        group.add_argument(f"--optim.{name}.beta2", type=float, default=0.98, help=f"{name} beta2")
-        add_flag(group, f"--optim.{name}.amsgrad", help=f"AMSGrad variant of {name}")
+        add_options(group, f"--optim.{name}", [("beta1", 0.9, f"{name} beta1"), ("beta2", 0.98, f"{name} beta2"),
+                                               ("amsgrad", False, f"AMSGrad variant of {name}")])
     return parser

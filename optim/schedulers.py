@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 from utils.registry import Registry
 
 SCHEDULER_REGISTRY = Registry("learning-rate scheduler", option="scheduler.name")
@@ -157,28 +157,25 @@ def build_scheduler(opts: Any) -> BaseScheduler:
 
 def arguments_schedulers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Learning-rate schedule")
-    group.add_argument("--scheduler.name", type=str, default="cosine", choices=SCHEDULER_REGISTRY.names(),
-                       help="schedule")
-    group.add_argument("--scheduler.max-epochs", type=int, default=None, help="training epochs")
-    group.add_argument("--scheduler.max-iterations", type=int, default=None,
-                       help="training iterations (iteration-based schedules)")
-    add_flag(group, "--scheduler.is-iteration-based", help="schedule by iteration instead of by epoch")
-    group.add_argument("--scheduler.warmup-iterations", type=int, default=0, help="linear warm-up iterations")
-    group.add_argument("--scheduler.warmup-init-lr", type=float, default=1e-7, help="rate at the first iteration")
-    group.add_argument("--scheduler.cosine.max-lr", type=float, default=0.1, help="cosine: peak rate")
-    group.add_argument("--scheduler.cosine.min-lr", type=float, default=1e-5, help="cosine: final rate")
-    group.add_argument("--scheduler.polynomial.start-lr", type=float, default=0.1, help="polynomial: peak rate")
-    group.add_argument("--scheduler.polynomial.end-lr", type=float, default=1e-5, help="polynomial: final rate")
-    group.add_argument("--scheduler.polynomial.power", type=float, default=2.5, help="polynomial: power")
-    group.add_argument("--scheduler.fixed.lr", type=float, default=0.1, help="fixed: the rate")
-    group.add_argument("--scheduler.cyclic.min-lr", type=float, default=0.1, help="cyclic: lowest rate of a cycle")
-    group.add_argument("--scheduler.cyclic.last-cycle-end-lr", type=float, default=1e-3,
-                       help="cyclic: rate at the end of the last cycle")
-    group.add_argument("--scheduler.cyclic.epochs-per-cycle", type=int, default=5, help="cyclic: cycle length")
-    group.add_argument("--scheduler.cyclic.total-cycles", type=int, default=11, help="cyclic: cycles incl. the last")
-    group.add_argument("--scheduler.cyclic.last-cycle-type", type=str, default="linear", choices=["linear", "cosine"],
-                       help="cyclic: annealing of the last cycle")
-    group.add_argument("--scheduler.cyclic.steps", type=int, nargs="+", default=None,
-                       help="cyclic: epochs at which the rates are multiplied by gamma")
-    group.add_argument("--scheduler.cyclic.gamma", type=float, default=0.5, help="cyclic: rate decay at the steps")
+    add_options(group, "--scheduler", [
+        ("name", "cosine", "schedule", dict(choices=SCHEDULER_REGISTRY.names())),
+        ("max-epochs", None, "training epochs", dict(type=int)),
+        ("max-iterations", None, "training iterations (iteration-based schedules)", dict(type=int)),
+        ("is-iteration-based", False, "schedule by iteration instead of by epoch"),
+        ("warmup-iterations", 0, "linear warm-up iterations"),
+        ("warmup-init-lr", 1e-7, "rate at the first iteration"),
+        ("cosine.max-lr", 0.1, "cosine: peak rate"),
+        ("cosine.min-lr", 1e-5, "cosine: final rate"),
+        ("polynomial.start-lr", 0.1, "polynomial: peak rate"),
+        ("polynomial.end-lr", 1e-5, "polynomial: final rate"),
+        ("polynomial.power", 2.5, "polynomial: power"),
+        ("fixed.lr", 0.1, "fixed: the rate"),
+        ("cyclic.min-lr", 0.1, "cyclic: lowest rate of a cycle"),
+        ("cyclic.last-cycle-end-lr", 1e-3, "cyclic: rate at the end of the last cycle"),
+        ("cyclic.epochs-per-cycle", 5, "cyclic: cycle length"),
+        ("cyclic.total-cycles", 11, "cyclic: cycles incl. the last"),
+        ("cyclic.last-cycle-type", "linear", "cyclic: annealing of the last cycle", dict(choices=["linear", "cosine"])),
+        ("cyclic.steps", None, "cyclic: epochs at which the rates are multiplied by gamma", dict(type=int, nargs="+")),
+        ("cyclic.gamma", 0.5, "cyclic: rate decay at the steps"),
+    ])
     return parser

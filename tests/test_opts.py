@@ -111,3 +111,21 @@ def test_help_lists_registered_groups():
     for title in ("ParC-Net (model.classification.name: edgeformer)", "MobileViT (model.classification.name:",
                   "Variable batch sampler", "Learning-rate schedule", "Random resized crop"):
         assert title in result.stdout
+
+
+def test_option_tables_take_their_types_from_the_defaults():
+    from utils.opts import OptionParser, add_options
+
+    parser = OptionParser()
+    add_options(parser, "--demo", [("flag", False, "a flag"), ("sizes", [3, 5], "ints"), ("rate", 0.5, "a float"),
+                                   ("name", None, "a name", dict(type=str, choices=["a", "b"])),
+                                   ("pair", [1.0, 2.0], "two floats", dict(nargs=2))])
+    parsed = vars(parser.parse_args(["--demo.flag", "--demo.sizes", "7", "9", "--demo.rate", "2",
+                                     "--demo.name", "b", "--demo.pair", "3", "4"]))
+    assert parsed == {"demo.flag": True, "demo.sizes": [7, 9], "demo.rate": 2.0, "demo.name": "b",
+                      "demo.pair": [3.0, 4.0]}
+    assert vars(parser.parse_args(["--demo.flag", "false"]))["demo.flag"] is False
+    with pytest.raises(ConfigError):
+        parser.parse_args(["--demo.pair", "1"])
+    with pytest.raises(TypeError, match="--demo.bare: a None default needs an explicit type"):
+        add_options(parser, "--demo", [("bare", None, "no type")])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -60,6 +60,34 @@ def add_flag(group: Any, name: str, default: bool = False, help: str = "") -> No
                        help=f"{help} (default: {str(default).lower()})")
 
 
+OptionRow = Tuple[Any, ...]
+
+
+def add_options(group: Any, prefix: str, rows: Sequence[OptionRow]) -> None:
+    """Declare ``<prefix>.<name>`` for each row ``(name, default, help)`` or
+    ``(name, default, help, settings)``, ``settings`` being further ``add_argument`` keywords.
+
+    Unless ``settings`` names a ``type``, the default decides: a bool makes a flag
+    (:func:`add_flag`), a list a ``nargs="+"`` option of its first item's type, an int, float or
+    str that type. A ``None`` default needs an explicit type."""
+    for row in rows:
+        name, default, help_text = row[:3]
+        settings: Dict[str, Any] = dict(row[3]) if len(row) > 3 else {}
+        option = f"{prefix}.{name}"
+        if "type" not in settings and isinstance(default, bool):
+            add_flag(group, option, default=default, help=help_text)
+            continue
+        if "type" not in settings:
+            if default is None:
+                raise TypeError(f"{option}: a None default needs an explicit type")
+            if isinstance(default, list):
+                settings.setdefault("nargs", "+")
+                settings["type"] = type(default[0])
+            else:
+                settings["type"] = type(default)
+        group.add_argument(option, default=default, help=help_text, **settings)
+
+
 class OptionParser(argparse.ArgumentParser):
     """ArgumentParser whose errors raise :class:`ConfigError` instead of printing usage and exiting."""
 
@@ -78,93 +106,75 @@ class OptionParser(argparse.ArgumentParser):
 
 def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Common arguments")
-    group.add_argument("--common.config-file", type=str, default=None,
-                       help="YAML config; a relative path is also looked up under config/")
-    group.add_argument("--common.seed", type=int, default=0, help="random seed")
-    group.add_argument("--common.results-loc", type=str, default="results",
-                       help="folder holding one sub-folder per run")
-    group.add_argument("--common.run-label", type=str, default="run_1",
-                       help="name of this run's sub-folder under common.results-loc")
-    group.add_argument("--common.resume", type=str, default=None,
-                       help="resume training from this checkpoint.pt")
-    group.add_argument("--common.finetune", type=str, default=None,
-                       help="initialise the model from these weights, skipping mismatching keys")
-    group.add_argument("--common.finetune-ema", type=str, default=None,
-                       help="initialise the EMA model from these weights")
-    add_flag(group, "--common.auto-resume", help="continue from <results>/<run>/checkpoint.pt if it exists")
-    add_flag(group, "--common.mixed-precision",
-             help="mixed precision: float16 with gradient scaling on CUDA, bfloat16 on CPU")
-    group.add_argument("--common.mixed-precision-dtype", type=str, default=None,
-                       choices=["float16", "bfloat16"],
-                       help="override the mixed-precision dtype (default: float16 on CUDA, bfloat16 on CPU)")
-    add_flag(group, "--common.channels-last", help="train and evaluate in channels_last memory format")
-    group.add_argument("--common.accum-freq", type=int, default=1,
-                       help="accumulate gradients over this many iterations")
-    group.add_argument("--common.accum-after-epoch", type=int, default=0,
-                       help="start gradient accumulation at this epoch")
-    group.add_argument("--common.log-freq", type=int, default=100, help="log every this many iterations")
-    group.add_argument("--common.grad-clip", type=float, default=None, help="clip the gradient norm to this value")
-    group.add_argument("--common.k-best-checkpoints", type=int, default=5,
-                       help="average the weights of this many best epochs")
-    group.add_argument("--common.device", type=str, default=None,
-                       help="cpu or cuda (default: cuda when available)")
+    add_options(group, "--common", [
+        ("config-file", None, "YAML config; a relative path is also looked up under config/", dict(type=str)),
+        ("seed", 0, "random seed"),
+        ("results-loc", "results", "folder holding one sub-folder per run"),
+        ("run-label", "run_1", "name of this run's sub-folder under common.results-loc"),
+        ("resume", None, "resume training from this checkpoint.pt", dict(type=str)),
+        ("finetune", None, "initialise the model from these weights, skipping mismatching keys", dict(type=str)),
+        ("finetune-ema", None, "initialise the EMA model from these weights", dict(type=str)),
+        ("auto-resume", False, "continue from <results>/<run>/checkpoint.pt if it exists"),
+        ("mixed-precision", False, "mixed precision: float16 with gradient scaling on CUDA, bfloat16 on CPU"),
+        ("mixed-precision-dtype", None,
+         "override the mixed-precision dtype (default: float16 on CUDA, bfloat16 on CPU)",
+         dict(type=str, choices=["float16", "bfloat16"])),
+        ("channels-last", False, "train and evaluate in channels_last memory format"),
+        ("accum-freq", 1, "accumulate gradients over this many iterations"),
+        ("accum-after-epoch", 0, "start gradient accumulation at this epoch"),
+        ("log-freq", 100, "log every this many iterations"),
+        ("grad-clip", None, "clip the gradient norm to this value", dict(type=float)),
+        ("k-best-checkpoints", 5, "average the weights of this many best epochs"),
+        ("device", None, "cpu or cuda (default: cuda when available)", dict(type=str)),
+    ])
     return parser
 
 
 def ddp_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Distributed training",
                                       "Launch with torchrun; these keys are read for compatibility.")
-    add_flag(group, "--ddp.enable", default=True,
-             help="use DistributedDataParallel when started by torchrun (a single process otherwise)")
-    group.add_argument("--ddp.rank", type=int, default=0, help="node rank (torchrun sets RANK)")
-    group.add_argument("--ddp.world-size", type=int, default=-1, help="world size (torchrun sets WORLD_SIZE)")
-    group.add_argument("--ddp.dist-url", type=str, default=None, help="init URL (torchrun sets MASTER_ADDR)")
-    group.add_argument("--ddp.dist-port", type=int, default=30786, help="port (torchrun sets MASTER_PORT)")
-    group.add_argument("--ddp.backend", type=str, default=None, choices=["nccl", "gloo"],
-                       help="process-group backend (default: nccl on CUDA, gloo on CPU)")
-    add_flag(group, "--ddp.find-unused-parameters", help="let DDP tolerate parameters without gradients")
+    add_options(group, "--ddp", [
+        ("enable", True, "use DistributedDataParallel when started by torchrun (a single process otherwise)"),
+        ("rank", 0, "node rank (torchrun sets RANK)"),
+        ("world-size", -1, "world size (torchrun sets WORLD_SIZE)"),
+        ("dist-url", None, "init URL (torchrun sets MASTER_ADDR)", dict(type=str)),
+        ("dist-port", 30786, "port (torchrun sets MASTER_PORT)"),
+        ("backend", None, "process-group backend (default: nccl on CUDA, gloo on CPU)",
+         dict(type=str, choices=["nccl", "gloo"])),
+        ("find-unused-parameters", False, "let DDP tolerate parameters without gradients"),
+    ])
     return parser
 
 
+def _evaluation_rows(resize_rounding: str = "") -> List[OptionRow]:
+    """The options every task's evaluation has; ``resize_rounding`` adds ``resize-input-images``."""
+    rows: List[OptionRow] = [
+        ("mode", "validation_set", "what to evaluate", dict(choices=["validation_set", "single_image", "image_folder"])),
+        ("path", None, "image or folder for the single_image and image_folder modes", dict(type=str)),
+    ]
+    if resize_rounding:
+        rows.append(("resize-input-images", False,
+                     "validation_set: resize images to the configured crop size before the forward pass "
+                     f"(without it, only down to multiples of {resize_rounding}); the image modes always resize"))
+    return rows
+
+
 def evaluation_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    modes = ["validation_set", "single_image", "image_folder"]
-    group = parser.add_argument_group("Classification evaluation")
-    group.add_argument("--evaluation.classification.mode", type=str, default="validation_set", choices=modes,
-                       help="what to evaluate")
-    group.add_argument("--evaluation.classification.path", type=str, default=None,
-                       help="image or folder for the single_image and image_folder modes")
-    group.add_argument("--evaluation.classification.top-k", type=int, default=5,
-                       help="classes printed per image in the image modes")
-
-    group = parser.add_argument_group("Detection evaluation")
-    group.add_argument("--evaluation.detection.mode", type=str, default="validation_set", choices=modes,
-                       help="what to evaluate")
-    group.add_argument("--evaluation.detection.path", type=str, default=None,
-                       help="image or folder for the single_image and image_folder modes")
-    add_flag(group, "--evaluation.detection.resize-input-images",
-             help="validation_set: resize images to the configured crop size before the forward pass "
-                  "(without it, only down to multiples of 32); the image modes always resize")
-    add_flag(group, "--evaluation.detection.save-overlay-boxes",
-             help="also save validation images with the predicted boxes drawn")
-    group.add_argument("--evaluation.detection.num-classes", type=int, default=None,
-                       help="number of classes the model was trained with (default: the model's)")
-
-    group = parser.add_argument_group("Segmentation evaluation")
-    group.add_argument("--evaluation.segmentation.mode", type=str, default="validation_set", choices=modes,
-                       help="what to evaluate")
-    group.add_argument("--evaluation.segmentation.path", type=str, default=None,
-                       help="image or folder for the single_image and image_folder modes")
-    add_flag(group, "--evaluation.segmentation.resize-input-images",
-             help="validation_set: resize images to the configured crop size before the forward pass "
-                  "(without it, only down to multiples of the output stride); the image modes always resize")
-    add_flag(group, "--evaluation.segmentation.apply-color-map", help="save colour-mapped masks")
-    add_flag(group, "--evaluation.segmentation.save-overlay-rgb-pred",
-             help="save the prediction blended over the image")
-    add_flag(group, "--evaluation.segmentation.save-masks", help="save the predicted label masks as PNG")
-    group.add_argument("--evaluation.segmentation.overlay-mask-weight", type=float, default=0.5,
-                       help="weight of the mask in the overlay")
-    group.add_argument("--evaluation.segmentation.num-classes", type=int, default=None,
-                       help="number of classes the model was trained with (default: the model's)")
+    trained_classes = ("num-classes", None, "number of classes the model was trained with (default: the model's)",
+                       dict(type=int))
+    add_options(parser.add_argument_group("Classification evaluation"), "--evaluation.classification",
+                _evaluation_rows() + [("top-k", 5, "classes printed per image in the image modes")])
+    add_options(parser.add_argument_group("Detection evaluation"), "--evaluation.detection",
+                _evaluation_rows("32") + [
+                    ("save-overlay-boxes", False, "also save validation images with the predicted boxes drawn"),
+                    trained_classes])
+    add_options(parser.add_argument_group("Segmentation evaluation"), "--evaluation.segmentation",
+                _evaluation_rows("the output stride") + [
+                    ("apply-color-map", False, "save colour-mapped masks"),
+                    ("save-overlay-rgb-pred", False, "save the prediction blended over the image"),
+                    ("save-masks", False, "save the predicted label masks as PNG"),
+                    ("overlay-mask-weight", 0.5, "weight of the mask in the overlay"),
+                    trained_classes])
     return parser
 
 

@@ -11,22 +11,19 @@ from cvnets.layers.linear import LinearLayer
 from cvnets.layers.normalization import (NORM_REGISTRY, NORM_TYPES, LayerNorm2d, build_normalization,
                                          normalization_arguments)
 from cvnets.layers.pooling import GlobalPool
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def layer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Layers")
-    group.add_argument("--model.layer.global-pool", type=str, default="mean", choices=["mean", "rms", "abs"],
-                       help="global pooling before the classifier")
-    group.add_argument("--model.layer.conv-init", type=str, default="kaiming_normal", choices=INIT_METHODS,
-                       help="initialisation of convolution weights")
-    group.add_argument("--model.layer.conv-init-std-dev", type=float, default=None,
-                       help="std of the normal conv initialisations (default: 1/fan_in)")
-    group.add_argument("--model.layer.linear-init", type=str, default="xavier_uniform", choices=INIT_METHODS,
-                       help="initialisation of linear weights")
-    group.add_argument("--model.layer.linear-init-std-dev", type=float, default=0.01,
-                       help="std of the normal linear initialisations")
-    add_flag(group, "--model.layer.conv-weight-std", help="weight standardisation (not supported; must be false)")
+    add_options(group, "--model.layer", [
+        ("global-pool", "mean", "global pooling before the classifier", dict(choices=["mean", "rms", "abs"])),
+        ("conv-init", "kaiming_normal", "initialisation of convolution weights", dict(choices=INIT_METHODS)),
+        ("conv-init-std-dev", None, "std of the normal conv initialisations (default: 1/fan_in)", dict(type=float)),
+        ("linear-init", "xavier_uniform", "initialisation of linear weights", dict(choices=INIT_METHODS)),
+        ("linear-init-std-dev", 0.01, "std of the normal linear initialisations"),
+        ("conv-weight-std", False, "weight standardisation (not supported; must be false)"),
+    ])
     return parser
 
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from torch import nn
 
-from utils.opts import add_flag
+from utils.opts import add_options
 from utils.registry import Registry
 
 ACTIVATION_REGISTRY = Registry("activation", option="model.activation.name")
@@ -55,9 +55,9 @@ def with_task_activation(opts: Any, task: str) -> Any:
 
 def activation_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Activation functions")
-    group.add_argument("--model.activation.name", type=str, default="relu",
-                       choices=ACTIVATION_REGISTRY.names(), help="activation used by the model's layers")
-    add_flag(group, "--model.activation.inplace", help="use in-place activations")
-    group.add_argument("--model.activation.neg-slope", type=float, default=0.1,
-                       help="negative slope of leaky_relu")
+    add_options(group, "--model.activation", [
+        ("name", "relu", "activation used by the model's layers", dict(choices=ACTIVATION_REGISTRY.names())),
+        ("inplace", False, "use in-place activations"),
+        ("neg-slope", 0.1, "negative slope of leaky_relu"),
+    ])
     return parser

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from torch import nn
 
+from utils.opts import add_options
 from utils.registry import Registry
 
 NORM_REGISTRY = Registry("normalization layer", option="model.normalization.name")
@@ -68,11 +69,11 @@ def build_normalization(opts: Any, num_features: int, name: Optional[str] = None
 
 def normalization_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Normalization layers")
-    group.add_argument("--model.normalization.name", type=str, default="batch_norm",
-                       choices=NORM_REGISTRY.names(), help="normalization used by the model's layers")
-    group.add_argument("--model.normalization.groups", type=int, default=32, help="groups of group_norm")
-    group.add_argument("--model.normalization.momentum", type=float, default=0.1,
-                       help="momentum of the running statistics")
+    add_options(group, "--model.normalization", [
+        ("name", "batch_norm", "normalization used by the model's layers", dict(choices=NORM_REGISTRY.names())),
+        ("groups", 32, "groups of group_norm"),
+        ("momentum", 0.1, "momentum of the running statistics"),
+    ])
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import Dict, Iterator, Tuple
 import torch
 from torch import Tensor, nn
 
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -55,9 +55,9 @@ class EMA:
 
 def arguments_ema(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("EMA", "Exponential moving average of the weights")
-    add_flag(group, "--ema.enable", help="keep, validate and save an EMA of the weights")
-    group.add_argument("--ema.momentum", type=float, default=0.0001,
-                       help="weight of the current model in each EMA update")
-    group.add_argument("--ema.copy-at-epoch", type=int, default=-1,
-                       help="replace the model's weights by the EMA's at the start of this epoch (-1: never)")
+    add_options(group, "--ema", [
+        ("enable", False, "keep, validate and save an EMA of the weights"),
+        ("momentum", 0.0001, "weight of the current model in each EMA update"),
+        ("copy-at-epoch", -1, "replace the model's weights by the EMA's at the start of this epoch (-1: never)"),
+    ])
     return parser

@@ -9,7 +9,7 @@ from data.datasets.coco import COCODetection, COCODetectionSSD
 from data.datasets.imagenet import ImageNetDataset
 from data.datasets.pascal import PascalVOCDataset
 from data.datasets.registry import DATASET_REGISTRY
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def build_dataset(opts: Any, is_training: bool, is_evaluation: bool = False) -> BaseImageDataset:
@@ -19,20 +19,19 @@ def build_dataset(opts: Any, is_training: bool, is_evaluation: bool = False) -> 
 
 def arguments_datasets(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Dataset")
-    group.add_argument("--dataset.name", type=str, default="imagenet", choices=DATASET_REGISTRY.names(),
-                       help="dataset")
-    group.add_argument("--dataset.category", type=str, default="classification",
-                       choices=["classification", "detection", "segmentation"], help="task")
-    group.add_argument("--dataset.root-train", type=str, default="", help="training data folder")
-    group.add_argument("--dataset.root-val", type=str, default="", help="validation data folder")
-    group.add_argument("--dataset.root-test", type=str, default="", help="test data folder")
-    group.add_argument("--dataset.train-batch-size0", type=int, default=128, help="training batch size per process")
-    group.add_argument("--dataset.val-batch-size0", type=int, default=100, help="validation batch size per process")
-    group.add_argument("--dataset.eval-batch-size0", type=int, default=1, help="evaluation batch size")
-    group.add_argument("--dataset.workers", type=int, default=-1,
-                       help="data loading processes per training process (-1: one per CPU, at most 8)")
-    add_flag(group, "--dataset.persistent-workers", help="keep the loading processes between epochs")
-    add_flag(group, "--dataset.pin-memory", help="pin batches in memory (CUDA)")
+    add_options(group, "--dataset", [
+        ("name", "imagenet", "dataset", dict(choices=DATASET_REGISTRY.names())),
+        ("category", "classification", "task", dict(choices=["classification", "detection", "segmentation"])),
+        ("root-train", "", "training data folder"),
+        ("root-val", "", "validation data folder"),
+        ("root-test", "", "test data folder"),
+        ("train-batch-size0", 128, "training batch size per process"),
+        ("val-batch-size0", 100, "validation batch size per process"),
+        ("eval-batch-size0", 1, "evaluation batch size"),
+        ("workers", -1, "data loading processes per training process (-1: one per CPU, at most 8)"),
+        ("persistent-workers", False, "keep the loading processes between epochs"),
+        ("pin-memory", False, "pin batches in memory (CUDA)"),
+    ])
     DATASET_REGISTRY.add_arguments(parser)
     return parser
 

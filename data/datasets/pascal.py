@@ -13,7 +13,7 @@ from data.datasets.base import BaseImageDataset, evaluation_transform, read_imag
 from data.datasets.registry import DATASET_REGISTRY
 from data.transforms import Compose, RandomCrop, RandomResize, Resize, ToTensor, augmentation_transforms
 from utils.errors import DataError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "potted_plant", "sheep", "sofa", "train",
@@ -98,7 +98,8 @@ class PascalVOCDataset(BaseImageDataset):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("PASCAL VOC (dataset.name: pascal)")
-        add_flag(group, "--dataset.pascal.use-coco-data", help="add the COCO images converted to VOC's classes")
-        group.add_argument("--dataset.pascal.coco-root-dir", type=str, default=None,
-                           help="folder of the converted COCO data, with train_2017.txt")
+        add_options(group, "--dataset.pascal", [
+            ("use-coco-data", False, "add the COCO images converted to VOC's classes"),
+            ("coco-root-dir", None, "folder of the converted COCO data, with train_2017.txt", dict(type=str)),
+        ])
         return parser

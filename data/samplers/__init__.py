@@ -7,6 +7,7 @@ from typing import Any
 from data.samplers.base import SAMPLER_REGISTRY, BaseBatchSampler, dist_info
 from data.samplers.batch_sampler import BatchSampler
 from data.samplers.variable_batch_sampler import VariableBatchSampler, image_batch_pairs
+from utils.opts import add_options
 
 
 def build_sampler(opts: Any, n_samples: int, is_training: bool) -> BaseBatchSampler:
@@ -15,8 +16,7 @@ def build_sampler(opts: Any, n_samples: int, is_training: bool) -> BaseBatchSamp
 
 def arguments_samplers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Samplers")
-    group.add_argument("--sampler.name", type=str, default="batch_sampler", choices=SAMPLER_REGISTRY.names(),
-                       help="batch sampler")
+    add_options(group, "--sampler", [("name", "batch_sampler", "batch sampler", dict(choices=SAMPLER_REGISTRY.names()))])
     SAMPLER_REGISTRY.add_arguments(parser)
     return parser
 

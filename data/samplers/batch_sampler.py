@@ -6,6 +6,7 @@ import random
 from typing import Any, List
 
 from data.samplers.base import SAMPLER_REGISTRY, Batch, BaseBatchSampler
+from utils.opts import add_options
 
 
 @SAMPLER_REGISTRY.register("batch_sampler", "batch_sampler_ddp")
@@ -26,8 +27,7 @@ class BatchSampler(BaseBatchSampler):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Batch sampler (sampler.name: batch_sampler)")
-        group.add_argument("--sampler.bs.crop-size-width", type=int, default=256, help="crop width")
-        group.add_argument("--sampler.bs.crop-size-height", type=int, default=256, help="crop height")
+        add_options(group, "--sampler.bs", [("crop-size-width", 256, "crop width"), ("crop-size-height", 256, "crop height")])
         return parser
 
     def __repr__(self) -> str:

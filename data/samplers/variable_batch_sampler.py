@@ -11,7 +11,7 @@ import numpy as np
 from data.samplers.base import SAMPLER_REGISTRY, Batch, BaseBatchSampler
 from utils.errors import ConfigError
 from utils.math_utils import make_divisible
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def image_batch_pairs(crop_h: int, crop_w: int, batch_size: int, n_replicas: int, max_scales: int,
@@ -85,19 +85,19 @@ class VariableBatchSampler(BaseBatchSampler):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Variable batch sampler (sampler.name: variable_batch_sampler)")
-        group.add_argument("--sampler.vbs.crop-size-width", type=int, default=256, help="base crop width")
-        group.add_argument("--sampler.vbs.crop-size-height", type=int, default=256, help="base crop height")
-        group.add_argument("--sampler.vbs.min-crop-size-width", type=int, default=160, help="smallest crop width")
-        group.add_argument("--sampler.vbs.max-crop-size-width", type=int, default=320, help="largest crop width")
-        group.add_argument("--sampler.vbs.min-crop-size-height", type=int, default=160, help="smallest crop height")
-        group.add_argument("--sampler.vbs.max-crop-size-height", type=int, default=320, help="largest crop height")
-        group.add_argument("--sampler.vbs.max-n-scales", type=int, default=5, help="number of resolutions")
-        group.add_argument("--sampler.vbs.check-scale", type=int, default=32,
-                           help="resolutions are rounded to multiples of this")
-        add_flag(group, "--sampler.vbs.scale-inc", help="grow the resolutions at the epochs of ep-intervals")
-        group.add_argument("--sampler.vbs.scale-inc-factor", type=float, default=0.25, help="growth factor")
-        group.add_argument("--sampler.vbs.ep-intervals", type=int, nargs="+", default=[40],
-                           help="epochs at which the resolutions grow")
+        add_options(group, "--sampler.vbs", [
+            ("crop-size-width", 256, "base crop width"),
+            ("crop-size-height", 256, "base crop height"),
+            ("min-crop-size-width", 160, "smallest crop width"),
+            ("max-crop-size-width", 320, "largest crop width"),
+            ("min-crop-size-height", 160, "smallest crop height"),
+            ("max-crop-size-height", 320, "largest crop height"),
+            ("max-n-scales", 5, "number of resolutions"),
+            ("check-scale", 32, "resolutions are rounded to multiples of this"),
+            ("scale-inc", False, "grow the resolutions at the epochs of ep-intervals"),
+            ("scale-inc-factor", 0.25, "growth factor"),
+            ("ep-intervals", [40], "epochs at which the resolutions grow"),
+        ])
         return parser
 
     def __repr__(self) -> str:

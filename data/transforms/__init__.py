@@ -11,7 +11,7 @@ from data.transforms.geometric import (BoxPercentCoords, CenterCrop, RandomCrop,
 from data.transforms.photometric import (PhotometricDistort, RandomBlur, RandomGammaCorrection, RandomGaussianNoise,
                                          RandomJPEGCompress)
 from data.transforms.tensor import ToTensor
-from utils.opts import add_flag
+from utils.opts import add_options
 
 # the optional augmentations a config can switch on, in the order they are applied
 _OPTIONAL = (
@@ -51,9 +51,10 @@ def augmentation_transforms(opts: Any, exclude: Sequence[str] = ()) -> List[Call
 def arguments_transforms(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     TRANSFORM_REGISTRY.add_arguments(parser)
     group = parser.add_argument_group("Random order")
-    add_flag(group, "--image-augmentation.random-order.enable", help="apply the augmentations in a random order")
-    group.add_argument("--image-augmentation.random-order.apply-k", type=float, default=1.0,
-                       help="fraction of the augmentations applied each time")
+    add_options(group, "--image-augmentation.random-order", [
+        ("enable", False, "apply the augmentations in a random order"),
+        ("apply-k", 1.0, "fraction of the augmentations applied each time"),
+    ])
     return parser
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from data.transforms.base import (INTERPOLATIONS, TRANSFORM_REGISTRY, Sample, Size, crop_sample, cv2_interpolation,
                                   pair, resize_sample)
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 @TRANSFORM_REGISTRY.register("resize")
@@ -27,8 +27,9 @@ class Resize:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Resize")
-        group.add_argument("--image-augmentation.resize.interpolation", type=str, default="bilinear",
-                           choices=list(INTERPOLATIONS), help="interpolation of fixed resizing")
+        add_options(group, "--image-augmentation.resize", [
+            ("interpolation", "bilinear", "interpolation of fixed resizing", dict(choices=list(INTERPOLATIONS))),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -72,13 +73,12 @@ class RandomResizedCrop:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random resized crop")
-        add_flag(group, "--image-augmentation.random-resized-crop.enable", help="random resized crop")
-        group.add_argument("--image-augmentation.random-resized-crop.interpolation", type=str, default="bilinear",
-                           choices=list(INTERPOLATIONS), help="interpolation of the resize")
-        group.add_argument("--image-augmentation.random-resized-crop.scale", type=float, nargs=2,
-                           default=[0.08, 1.0], help="range of the cropped area, as a fraction of the image")
-        group.add_argument("--image-augmentation.random-resized-crop.aspect-ratio", type=float, nargs=2,
-                           default=[3 / 4, 4 / 3], help="range of the crop's aspect ratio")
+        add_options(group, "--image-augmentation.random-resized-crop", [
+            ("enable", False, "random resized crop"),
+            ("interpolation", "bilinear", "interpolation of the resize", dict(choices=list(INTERPOLATIONS))),
+            ("scale", [0.08, 1.0], "range of the cropped area, as a fraction of the image", dict(nargs=2)),
+            ("aspect-ratio", [3 / 4, 4 / 3], "range of the crop's aspect ratio", dict(nargs=2)),
+        ])
         return parser
 
     def get_params(self, height: int, width: int) -> Tuple[int, int, int, int]:
@@ -122,11 +122,11 @@ class RandomCrop:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random crop")
-        add_flag(group, "--image-augmentation.random-crop.enable", help="random cropping")
-        group.add_argument("--image-augmentation.random-crop.mask-fill", type=int, default=255,
-                           help="mask value of padded pixels")
-        add_flag(group, "--image-augmentation.random-crop.resize-if-needed",
-                 help="resize small inputs up instead of padding them")
+        add_options(group, "--image-augmentation.random-crop", [
+            ("enable", False, "random cropping"),
+            ("mask-fill", 255, "mask value of padded pixels"),
+            ("resize-if-needed", False, "resize small inputs up instead of padding them"),
+        ])
         return parser
 
     def _pad(self, data: Sample) -> Sample:
@@ -171,13 +171,12 @@ class RandomResize:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random resize")
-        add_flag(group, "--image-augmentation.random-resize.enable", help="random resizing")
-        group.add_argument("--image-augmentation.random-resize.min-size", type=int, default=256,
-                           help="smallest shorter side")
-        group.add_argument("--image-augmentation.random-resize.max-size", type=int, default=1024,
-                           help="largest shorter side")
-        group.add_argument("--image-augmentation.random-resize.interpolation", type=str, default="bilinear",
-                           choices=list(INTERPOLATIONS), help="interpolation")
+        add_options(group, "--image-augmentation.random-resize", [
+            ("enable", False, "random resizing"),
+            ("min-size", 256, "smallest shorter side"),
+            ("max-size", 1024, "largest shorter side"),
+            ("interpolation", "bilinear", "interpolation", dict(choices=list(INTERPOLATIONS))),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -200,11 +199,12 @@ class RandomScale:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random scale")
-        add_flag(group, "--image-augmentation.random-scale.enable", help="random scaling")
-        group.add_argument("--image-augmentation.random-scale.min-scale", type=float, default=0.5, help="min factor")
-        group.add_argument("--image-augmentation.random-scale.max-scale", type=float, default=2.0, help="max factor")
-        group.add_argument("--image-augmentation.random-scale.interpolation", type=str, default="bilinear",
-                           choices=list(INTERPOLATIONS), help="interpolation")
+        add_options(group, "--image-augmentation.random-scale", [
+            ("enable", False, "random scaling"),
+            ("min-scale", 0.5, "min factor"),
+            ("max-scale", 2.0, "max factor"),
+            ("interpolation", "bilinear", "interpolation", dict(choices=list(INTERPOLATIONS))),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -247,8 +247,7 @@ class _RandomAxisFlip:
         option = "--image-augmentation." + cls.name.replace("_", "-")
         axis = "horizontal" if cls.horizontal else "vertical"
         group = parser.add_argument_group(f"Random {axis} flip")
-        add_flag(group, f"{option}.enable", help=f"random {axis} flips")
-        group.add_argument(f"{option}.p", type=float, default=0.5, help="probability of a flip")
+        add_options(group, option, [("enable", False, f"random {axis} flips"), ("p", 0.5, "probability of a flip")])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -278,7 +277,9 @@ class RandomFlip:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random flip")
-        add_flag(group, "--image-augmentation.random-flip.enable", help="random horizontal or vertical flips")
+        add_options(group, "--image-augmentation.random-flip", [
+            ("enable", False, "random horizontal or vertical flips"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -303,15 +304,13 @@ class RandomRotate:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random rotation")
-        add_flag(group, "--image-augmentation.random-rotate.enable", help="random rotations")
-        group.add_argument("--image-augmentation.random-rotate.angle", type=float, default=10.0,
-                           help="largest angle in degrees")
-        group.add_argument("--image-augmentation.random-rotate.fill-mask", type=int, default=255,
-                           help="mask value of pixels rotated in from outside")
-        group.add_argument("--image-augmentation.random-rotate.interpolation", type=str, default="bilinear",
-                           choices=list(INTERPOLATIONS), help="interpolation")
-        group.add_argument("--image-augmentation.random-rotate.p", type=float, default=0.5,
-                           help="probability of a rotation")
+        add_options(group, "--image-augmentation.random-rotate", [
+            ("enable", False, "random rotations"),
+            ("angle", 10.0, "largest angle in degrees"),
+            ("fill-mask", 255, "mask value of pixels rotated in from outside"),
+            ("interpolation", "bilinear", "interpolation", dict(choices=list(INTERPOLATIONS))),
+            ("p", 0.5, "probability of a rotation"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -342,9 +341,10 @@ class RandomTranslate:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random translation")
-        add_flag(group, "--image-augmentation.random-translate.enable", help="random translations")
-        group.add_argument("--image-augmentation.random-translate.factor", type=float, default=0.2,
-                           help="largest shift as a fraction of the side")
+        add_options(group, "--image-augmentation.random-translate", [
+            ("enable", False, "random translations"),
+            ("factor", 0.2, "largest shift as a fraction of the side"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -384,11 +384,11 @@ class RandomZoomOut:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random zoom out")
-        add_flag(group, "--image-augmentation.random-zoom-out.enable", help="random zoom out (detection)")
-        group.add_argument("--image-augmentation.random-zoom-out.side-range", type=float, nargs=2, default=[1.0, 4.0],
-                           help="range of the canvas side relative to the image")
-        group.add_argument("--image-augmentation.random-zoom-out.p", type=float, default=0.5,
-                           help="probability of a zoom out")
+        add_options(group, "--image-augmentation.random-zoom-out", [
+            ("enable", False, "random zoom out (detection)"),
+            ("side-range", [1.0, 4.0], "range of the canvas side relative to the image", dict(nargs=2)),
+            ("p", 0.5, "probability of a zoom out"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:

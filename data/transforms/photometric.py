@@ -10,7 +10,7 @@ import numpy as np
 
 from data.transforms.base import TRANSFORM_REGISTRY, Sample, check_range
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -27,11 +27,11 @@ class RandomGammaCorrection:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random gamma correction")
-        add_flag(group, "--image-augmentation.random-gamma-correction.enable", help="random gamma correction")
-        group.add_argument("--image-augmentation.random-gamma-correction.gamma", type=float, nargs=2,
-                           default=[0.5, 1.5], help="range of gamma")
-        group.add_argument("--image-augmentation.random-gamma-correction.p", type=float, default=0.5,
-                           help="probability of a correction")
+        add_options(group, "--image-augmentation.random-gamma-correction", [
+            ("enable", False, "random gamma correction"),
+            ("gamma", [0.5, 1.5], "range of gamma", dict(nargs=2)),
+            ("p", 0.5, "probability of a correction"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -64,13 +64,12 @@ class RandomBlur:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random blur")
-        add_flag(group, "--image-augmentation.random-blur.enable", help="random blurring")
-        group.add_argument("--image-augmentation.random-blur.kernel-size", type=int, nargs=2, default=[3, 7],
-                           help="range of kernel sizes (made odd)")
-        group.add_argument("--image-augmentation.random-blur.kernel-type", type=str, default="any",
-                           choices=BLUR_TYPES, help="blur filter")
-        group.add_argument("--image-augmentation.random-blur.p", type=float, default=0.5,
-                           help="probability of a blur")
+        add_options(group, "--image-augmentation.random-blur", [
+            ("enable", False, "random blurring"),
+            ("kernel-size", [3, 7], "range of kernel sizes (made odd)", dict(nargs=2)),
+            ("kernel-type", "any", "blur filter", dict(choices=BLUR_TYPES)),
+            ("p", 0.5, "probability of a blur"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -103,11 +102,11 @@ class RandomJPEGCompress:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random JPEG compression")
-        add_flag(group, "--image-augmentation.random-jpeg-compress.enable", help="random JPEG compression")
-        group.add_argument("--image-augmentation.random-jpeg-compress.q-factor", type=int, nargs=2, default=[5, 25],
-                           help="range of JPEG quality")
-        group.add_argument("--image-augmentation.random-jpeg-compress.p", type=float, default=0.5,
-                           help="probability of a compression")
+        add_options(group, "--image-augmentation.random-jpeg-compress", [
+            ("enable", False, "random JPEG compression"),
+            ("q-factor", [5, 25], "range of JPEG quality", dict(nargs=2)),
+            ("p", 0.5, "probability of a compression"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -132,11 +131,11 @@ class RandomGaussianNoise:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random Gaussian noise")
-        add_flag(group, "--image-augmentation.random-gauss-noise.enable", help="random Gaussian noise")
-        group.add_argument("--image-augmentation.random-gauss-noise.sigma", type=float, nargs=2, default=[0.03, 0.1],
-                           help="range of the noise std (fraction of 255)")
-        group.add_argument("--image-augmentation.random-gauss-noise.p", type=float, default=0.5,
-                           help="probability of adding noise")
+        add_options(group, "--image-augmentation.random-gauss-noise", [
+            ("enable", False, "random Gaussian noise"),
+            ("sigma", [0.03, 0.1], "range of the noise std (fraction of 255)", dict(nargs=2)),
+            ("p", 0.5, "probability of adding noise"),
+        ])
         return parser
 
     def __call__(self, data: Sample) -> Sample:
@@ -171,15 +170,12 @@ class PhotometricDistort:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Photometric distortion")
-        add_flag(group, "--image-augmentation.photo-metric-distort.enable", help="photometric distortion")
-        for name, default, what in (("alpha-min", 0.5, "contrast"), ("alpha-max", 1.5, "contrast"),
-                                    ("beta-min", -0.2, "brightness"), ("beta-max", 0.2, "brightness"),
-                                    ("gamma-min", 0.5, "saturation"), ("gamma-max", 1.5, "saturation"),
-                                    ("delta-min", -0.05, "hue"), ("delta-max", 0.05, "hue")):
-            group.add_argument(f"--image-augmentation.photo-metric-distort.{name}", type=float, default=default,
-                               help=f"{name.split('-')[1]} of the {what} factor")
-        group.add_argument("--image-augmentation.photo-metric-distort.p", type=float, default=0.5,
-                           help="probability of each distortion")
+        factors = [(f"{letter}-{end}", default, f"{end} of the {what} factor")
+                   for letter, what, low, high in (("alpha", "contrast", 0.5, 1.5), ("beta", "brightness", -0.2, 0.2),
+                                                   ("gamma", "saturation", 0.5, 1.5), ("delta", "hue", -0.05, 0.05))
+                   for end, default in (("min", low), ("max", high))]
+        add_options(group, "--image-augmentation.photo-metric-distort", [
+            ("enable", False, "photometric distortion"), *factors, ("p", 0.5, "probability of each distortion")])
         return parser
 
     def __call__(self, data: Sample) -> Sample:

@@ -13,7 +13,7 @@ from cvnets.models.classification.base import BaseEncoder
 from cvnets.models.classification.parc_convnets import parc_convnets_arguments
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.models.weights import finish_model, freeze_norm_layers
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 def build_classification_model(opts: Any, backbone: bool = False, **kwargs: Any) -> nn.Module:
@@ -35,19 +35,17 @@ def build_on_backbone(opts: Any, task: str, model_cls: Any) -> nn.Module:
 
 def arguments_classification(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Classification models")
-    group.add_argument("--model.classification.name", type=str, default=None, choices=CLS_MODEL_REGISTRY.names(),
-                       help="classification model")
-    group.add_argument("--model.classification.n-classes", type=int, default=1000, help="number of classes")
-    group.add_argument("--model.classification.classifier-dropout", type=float, default=0.0,
-                       help="dropout before the classifier")
-    group.add_argument("--model.classification.pretrained", type=str, default=None,
-                       help="local file with weights to load (released state_dict or checkpoint.pt)")
-    add_flag(group, "--model.classification.freeze-batch-norm", help="freeze the normalization layers")
-    group.add_argument("--model.classification.activation.name", type=str, default=None,
-                       help="activation of the classification model (overrides model.activation.name)")
-    add_flag(group, "--model.classification.activation.inplace", help="in-place activations")
-    group.add_argument("--model.classification.activation.neg-slope", type=float, default=0.1,
-                       help="negative slope of leaky_relu")
+    add_options(group, "--model.classification", [
+        ("name", None, "classification model", dict(type=str, choices=CLS_MODEL_REGISTRY.names())),
+        ("n-classes", 1000, "number of classes"),
+        ("classifier-dropout", 0.0, "dropout before the classifier"),
+        ("pretrained", None, "local file with weights to load (released state_dict or checkpoint.pt)", dict(type=str)),
+        ("freeze-batch-norm", False, "freeze the normalization layers"),
+        ("activation.name", None, "activation of the classification model (overrides model.activation.name)",
+         dict(type=str)),
+        ("activation.inplace", False, "in-place activations"),
+        ("activation.neg-slope", 0.1, "negative slope of leaky_relu"),
+    ])
     CLS_MODEL_REGISTRY.add_arguments(parser)
     parc_convnets_arguments(parser)
     return parser

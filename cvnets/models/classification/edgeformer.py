@@ -13,7 +13,7 @@ from cvnets.models.classification.edgeformer_config import SCALES, MV2Spec, ParC
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import FUSIONS, INSTANCE_KERNEL_METHODS, PARC_KERNELS, ParCStage
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 @CLS_MODEL_REGISTRY.register("edgeformer")
@@ -73,18 +73,16 @@ class ParCNet(BaseEncoder):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("ParC-Net (model.classification.name: edgeformer)")
-        group.add_argument("--model.classification.edge.mode", type=str, default="outer_frame_v1",
-                           choices=["outer_frame_v1", "outer_frame_v2"],
-                           help="stage structure (only outer_frame_v1, the paper's, is implemented)")
-        group.add_argument("--model.classification.edge.scale", type=str, default="scale_s", choices=list(SCALES),
-                           help="model size")
-        group.add_argument("--model.classification.edge.kernel", type=str, default="gcc_ca", choices=PARC_KERNELS,
-                           help="gcc: ParC convolutions, bkc: big zero-padded kernels; _ca adds channel attention")
-        group.add_argument("--model.classification.edge.fusion", type=str, default="concat", choices=FUSIONS,
-                           help="how a ParC stage fuses its input and its global features")
-        group.add_argument("--model.classification.edge.instance-kernel", type=str, default="crop",
-                           choices=INSTANCE_KERNEL_METHODS,
-                           help="how instance kernels and embeddings are made for other feature sizes")
-        add_flag(group, "--model.classification.edge.mid-mix", help="shuffle channels between the two ParC convs")
-        add_flag(group, "--model.classification.edge.use-pe", help="position embeddings in each stage's first block")
+        add_options(group, "--model.classification.edge", [
+            ("mode", "outer_frame_v1", "stage structure (only outer_frame_v1, the paper's, is implemented)",
+             dict(choices=["outer_frame_v1", "outer_frame_v2"])),
+            ("scale", "scale_s", "model size", dict(choices=list(SCALES))),
+            ("kernel", "gcc_ca", "gcc: ParC convolutions, bkc: big zero-padded kernels; _ca adds channel attention",
+             dict(choices=PARC_KERNELS)),
+            ("fusion", "concat", "how a ParC stage fuses its input and its global features", dict(choices=FUSIONS)),
+            ("instance-kernel", "crop", "how instance kernels and embeddings are made for other feature sizes",
+             dict(choices=INSTANCE_KERNEL_METHODS)),
+            ("mid-mix", False, "shuffle channels between the two ParC convs"),
+            ("use-pe", False, "position embeddings in each stage's first block"),
+        ])
         return parser

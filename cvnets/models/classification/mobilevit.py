@@ -12,7 +12,7 @@ from cvnets.models.classification.mobilevit_config import MODES, MobileViTSpec
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import MobileViTBlock
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 @CLS_MODEL_REGISTRY.register("mobilevit")
@@ -63,22 +63,15 @@ class MobileViT(BaseEncoder):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("MobileViT (model.classification.name: mobilevit)")
-        group.add_argument("--model.classification.mit.mode", type=str, default=None, choices=list(MODES),
-                           help="model size")
-        group.add_argument("--model.classification.mit.attn-dropout", type=float, default=0.1,
-                           help="dropout of the attention weights")
-        group.add_argument("--model.classification.mit.ffn-dropout", type=float, default=0.0,
-                           help="dropout between the FFN layers")
-        group.add_argument("--model.classification.mit.dropout", type=float, default=0.1,
-                           help="dropout in the transformer")
-        group.add_argument("--model.classification.mit.transformer-norm-layer", type=str, default="layer_norm",
-                           help="normalization in the transformer")
-        add_flag(group, "--model.classification.mit.no-fuse-local-global-features",
-                 help="skip the fusion of local and global features")
-        group.add_argument("--model.classification.mit.conv-kernel-size", type=int, default=3,
-                           help="kernel of the MobileViT block's convolutions")
-        group.add_argument("--model.classification.mit.head-dim", type=int, default=None,
-                           help="attention head dimension (exclusive with number-heads)")
-        group.add_argument("--model.classification.mit.number-heads", type=int, default=None,
-                           help="attention heads (default 4; exclusive with head-dim)")
+        add_options(group, "--model.classification.mit", [
+            ("mode", None, "model size", dict(type=str, choices=list(MODES))),
+            ("attn-dropout", 0.1, "dropout of the attention weights"),
+            ("ffn-dropout", 0.0, "dropout between the FFN layers"),
+            ("dropout", 0.1, "dropout in the transformer"),
+            ("transformer-norm-layer", "layer_norm", "normalization in the transformer"),
+            ("no-fuse-local-global-features", False, "skip the fusion of local and global features"),
+            ("conv-kernel-size", 3, "kernel of the MobileViT block's convolutions"),
+            ("head-dim", None, "attention head dimension (exclusive with number-heads)", dict(type=int)),
+            ("number-heads", None, "attention heads (default 4; exclusive with head-dim)", dict(type=int)),
+        ])
         return parser

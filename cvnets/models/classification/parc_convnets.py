@@ -12,6 +12,7 @@ import argparse
 from typing import Any, List, Sequence
 
 from utils.errors import ConfigError
+from utils.opts import add_options
 
 STAGE_KERNELS_224 = (56, 28, 14, 7)
 
@@ -35,22 +36,17 @@ def insert_locations(opts: Any, default: Sequence[int], enabled: bool) -> List[i
 def parc_convnets_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("ParC ConvNets (parc_resnet, parc_mobilenetv2, parc_convnext and their "
                                       "plain baselines resnet, mobilenetv2, convnext)")
-    group.add_argument("--model.classification.parc.instance-kernel", type=str, default="fixed",
-                       choices=["fixed", "interpolation_bilinear"],
-                       help="fixed: kernels as long as the 224-pixel feature maps (the released models); "
-                            "interpolation_bilinear: resized to the actual feature size")
-    group.add_argument("--model.classification.parc.insert-locs", type=int, nargs="+", default=None,
-                       help="per stage, the first block that uses ParC (default: the reference's)")
-    group.add_argument("--model.classification.resnet.depth", type=int, default=50, choices=[50, 101, 152],
-                       help="ResNet depth")
-    group.add_argument("--model.classification.mobilenetv2.width-mult", type=float, default=1.0,
-                       help="MobileNetV2 width multiplier")
-    group.add_argument("--model.classification.convnext.variant", type=str, default="xt", choices=["xt", "t"],
-                       help="ConvNeXt size")
-    group.add_argument("--model.classification.convnext.drop-path-rate", type=float, default=0.0,
-                       help="stochastic depth rate of the last block (linear over depth)")
-    group.add_argument("--model.classification.convnext.layer-scale-init-value", type=float, default=1e-6,
-                       help="initial layer scale (0 disables it)")
-    group.add_argument("--model.classification.convnext.head-init-scale", type=float, default=1.0,
-                       help="scale of the classifier's initial weights")
+    add_options(group, "--model.classification", [
+        ("parc.instance-kernel", "fixed", "fixed: kernels as long as the 224-pixel feature maps (the released models); "
+                                          "interpolation_bilinear: resized to the actual feature size",
+         dict(choices=["fixed", "interpolation_bilinear"])),
+        ("parc.insert-locs", None, "per stage, the first block that uses ParC (default: the reference's)",
+         dict(type=int, nargs="+")),
+        ("resnet.depth", 50, "ResNet depth", dict(choices=[50, 101, 152])),
+        ("mobilenetv2.width-mult", 1.0, "MobileNetV2 width multiplier"),
+        ("convnext.variant", "xt", "ConvNeXt size", dict(choices=["xt", "t"])),
+        ("convnext.drop-path-rate", 0.0, "stochastic depth rate of the last block (linear over depth)"),
+        ("convnext.layer-scale-init-value", 1e-6, "initial layer scale (0 disables it)"),
+        ("convnext.head-init-scale", 1.0, "scale of the classifier's initial weights"),
+    ])
     return parser

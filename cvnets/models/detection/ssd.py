@@ -18,7 +18,7 @@ from cvnets.models.classification.base import BaseEncoder
 from cvnets.models.registry import DET_MODEL_REGISTRY
 from cvnets.modules import SSDHead
 from utils.errors import ConfigError
-from utils.opts import parse_structured
+from utils.opts import add_options, parse_structured
 
 ENCODER_OUTPUTS = {8: "out_l3", 16: "out_l4", 32: "out_l5"}
 
@@ -165,22 +165,18 @@ class SingleShotDetector(nn.Module):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("SSD (model.detection.name: ssd)")
-        key = "--model.detection.ssd"
-        group.add_argument(f"{key}.anchors-aspect-ratio", type=parse_structured, default=[[2, 3]] * 5,
-                           help="aspect ratios of the anchors of each output stride, e.g. '[[2, 3], [2]]'")
-        group.add_argument(f"{key}.output-strides", type=int, nargs="+", default=[16, 32, 64, 128, -1],
-                           help="feature maps the heads read (-1: global)")
-        group.add_argument(f"{key}.proj-channels", type=int, nargs="+", default=[128, 256, 384, 512, 768],
-                           help="channels of each head's projection (and of each extra layer)")
-        group.add_argument(f"{key}.min-box-size", type=float, default=0.1, help="smallest anchor scale")
-        group.add_argument(f"{key}.max-box-size", type=float, default=1.05, help="largest anchor scale")
-        group.add_argument(f"{key}.center-variance", type=float, default=0.1, help="box coding: centre variance")
-        group.add_argument(f"{key}.size-variance", type=float, default=0.2, help="box coding: size variance")
-        group.add_argument(f"{key}.iou-threshold", type=float, default=0.45,
-                           help="IoU above which an anchor matches a box in training")
-        group.add_argument(f"{key}.conf-threshold", type=float, default=0.05,
-                           help="class probability a detection needs (0.01 for COCO AP)")
-        group.add_argument(f"{key}.num-objects-per-class", type=int, default=200,
-                           help="detections kept per class after NMS")
-        group.add_argument(f"{key}.nms-iou-threshold", type=float, default=0.3, help="IoU threshold of the NMS")
+        add_options(group, "--model.detection.ssd", [
+            ("anchors-aspect-ratio", [[2, 3]] * 5,
+             "aspect ratios of the anchors of each output stride, e.g. '[[2, 3], [2]]'", dict(type=parse_structured)),
+            ("output-strides", [16, 32, 64, 128, -1], "feature maps the heads read (-1: global)"),
+            ("proj-channels", [128, 256, 384, 512, 768], "channels of each head's projection (and of each extra layer)"),
+            ("min-box-size", 0.1, "smallest anchor scale"),
+            ("max-box-size", 1.05, "largest anchor scale"),
+            ("center-variance", 0.1, "box coding: centre variance"),
+            ("size-variance", 0.2, "box coding: size variance"),
+            ("iou-threshold", 0.45, "IoU above which an anchor matches a box in training"),
+            ("conf-threshold", 0.05, "class probability a detection needs (0.01 for COCO AP)"),
+            ("num-objects-per-class", 200, "detections kept per class after NMS"),
+            ("nms-iou-threshold", 0.3, "IoU threshold of the NMS"),
+        ])
         return parser

@@ -11,7 +11,7 @@ from cvnets.layers import ConvLayer, initialize_weights
 from cvnets.models.registry import SEG_HEAD_REGISTRY
 from cvnets.modules import ASPP
 from utils.errors import ConfigError
-from utils.opts import add_flag
+from utils.opts import add_options
 
 
 @SEG_HEAD_REGISTRY.register("deeplabv3")
@@ -62,11 +62,10 @@ class DeepLabV3(nn.Module):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("DeepLabV3 (model.segmentation.seg_head: deeplabv3)")
-        group.add_argument("--model.segmentation.deeplabv3.aspp-rates", type=int, nargs="+", default=[6, 12, 18],
-                           help="atrous rates of the ASPP branches")
-        group.add_argument("--model.segmentation.deeplabv3.aspp-out-channels", type=int, default=256,
-                           help="channels of the ASPP")
-        add_flag(group, "--model.segmentation.deeplabv3.aspp-sep-conv", help="separable ASPP convolutions")
-        group.add_argument("--model.segmentation.deeplabv3.aspp-dropout", type=float, default=0.1,
-                           help="dropout after the ASPP projection")
+        add_options(group, "--model.segmentation.deeplabv3", [
+            ("aspp-rates", [6, 12, 18], "atrous rates of the ASPP branches"),
+            ("aspp-out-channels", 256, "channels of the ASPP"),
+            ("aspp-sep-conv", False, "separable ASPP convolutions"),
+            ("aspp-dropout", 0.1, "dropout after the ASPP projection"),
+        ])
         return parser

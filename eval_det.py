@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from utils.entry import run_entry
@@ -37,21 +36,25 @@ COCO_CLASSES = [
     "hair drier", "toothbrush"]
 
 
-def detect(model: nn.Module, image: torch.Tensor, runtime: Any, height: int, width: int, multiple: int = 32):
-    """Detections for one ``1 x 3 x h x w`` image, in pixels of a ``height x width`` original.
+Found = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    An input whose sides are not multiples of ``multiple`` is first resized down to the nearest
-    ones, as the original evaluation does."""
-    h, w = image.shape[-2:]
-    new_h, new_w = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
-    if (new_h, new_w) != (h, w):
-        image = F.interpolate(image, size=(new_h, new_w), mode="bilinear", align_corners=False)
+
+def detect(model: nn.Module, images: torch.Tensor, runtime: Any, sizes: Sequence[Tuple[int, int]],
+           multiple: int = 32) -> List[Found]:
+    """``(boxes, labels, scores)`` for each image of a batch, the boxes in pixels of its original
+    ``(height, width)`` of ``sizes``. Sides that are not multiples of ``multiple`` are first resized
+    down to the nearest ones, as the original evaluation does."""
+    from engine.evaluation import fit_to_multiple
+
     with runtime.autocast():
-        found = model.predict(image.to(runtime.device))[0]
-    boxes = found.boxes.float().cpu().numpy().copy()
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2] * width, 0, width)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2] * height, 0, height)
-    return boxes, found.labels.cpu().numpy(), found.scores.float().cpu().numpy()
+        found = model.predict(fit_to_multiple(images, multiple).to(runtime.device))
+    results = []
+    for detections, (height, width) in zip(found, sizes):
+        boxes = detections.boxes.float().cpu().numpy().copy()
+        boxes[:, 0::2] = np.clip(boxes[:, 0::2] * width, 0, width)
+        boxes[:, 1::2] = np.clip(boxes[:, 1::2] * height, 0, height)
+        results.append((boxes, detections.labels.cpu().numpy(), detections.scores.float().cpu().numpy()))
+    return results
 
 
 def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
@@ -74,9 +77,8 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
         for batch in tqdm(loader, desc="evaluation", dynamic_ncols=True):
             if batch is None:
                 continue
-            for i in range(len(batch["image_id"])):
-                height, width = int(batch["im_height"][i]), int(batch["im_width"][i])
-                boxes, labels, scores = detect(model, batch["image"][i:i + 1], runtime, height, width)
+            sizes = [(int(h), int(w)) for h, w in zip(batch["im_height"], batch["im_width"])]
+            for i, (boxes, labels, scores) in enumerate(detect(model, batch["image"], runtime, sizes)):
                 image_id = int(batch["image_id"][i])
                 image_ids.append(image_id)
                 results += coco_results(image_id, boxes, labels, scores, dataset.label_to_coco)
@@ -120,8 +122,7 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
     model.eval()
     with torch.no_grad():
         for path, image, tensor in readable_images(paths, transform):
-            height, width = image.shape[:2]
-            boxes, labels, scores = detect(model, tensor, runtime, height, width)
+            boxes, labels, scores = detect(model, tensor, runtime, [image.shape[:2]])[0]
             target = out_dir / "detection_results" / f"{path.stem}.jpg"
             cv2.imwrite(str(target), draw_detections(image, boxes, labels, scores, names))
             print(f"{path}: {len(labels)} objects -> {target}")

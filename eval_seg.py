@@ -33,12 +33,10 @@ def predict_mask(model: nn.Module, image: torch.Tensor, runtime: Any, height: in
     """Label map (``height x width``) of one ``1 x 3 x h x w`` image. An input whose sides are not
     multiples of ``multiple`` (the output stride) is resized down to them first, and the logits are
     resized (nearest) to the original size, as the original evaluation does."""
-    h, w = image.shape[-2:]
-    new_h, new_w = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
-    if (new_h, new_w) != (h, w):
-        image = F.interpolate(image, size=(new_h, new_w), mode="bilinear", align_corners=False)
+    from engine.evaluation import fit_to_multiple
+
     with runtime.autocast():
-        logits = model(image.to(runtime.device))
+        logits = model(fit_to_multiple(image, multiple).to(runtime.device))
     if isinstance(logits, (tuple, list)):
         logits = logits[0]
     logits = logits.float()

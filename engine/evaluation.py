@@ -50,6 +50,17 @@ def evaluation_size(opts: Any, default: int) -> Tuple[int, int]:
             int(getattr(sized, "sampler.bs.crop_size_width", default)))
 
 
+def fit_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """``images`` resized (bilinear) down to the nearest sides that are multiples of ``multiple``
+    (at least ``multiple``), as the original evaluation does before a forward pass; unchanged when
+    they already are."""
+    h, w = images.shape[-2:]
+    new_h, new_w = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
+    if (new_h, new_w) == (h, w):
+        return images
+    return torch.nn.functional.interpolate(images, size=(new_h, new_w), mode="bilinear", align_corners=False)
+
+
 def readable_images(paths: Sequence[Path], transform: Callable) -> Iterator[Tuple[Path, np.ndarray, torch.Tensor]]:
     """``(path, image, input)`` for every image of ``paths`` that can be read: the BGR picture and
     ``transform({"image": picture})["image"]`` as a batch of one. Unreadable files are skipped with

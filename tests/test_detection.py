@@ -34,6 +34,18 @@ def test_anchor_counts_positions_and_sizes():
                                                                        (1, 1)]
 
 
+@pytest.mark.parametrize("ratios, message", [
+    ("[[2, 3], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]]", "6 output strides but 7 aspect-ratio lists"),
+    ("[2, 3]", "must be a list of lists of aspect ratios")])
+def test_bad_anchor_options_are_named(ratios, message):
+    from utils.errors import ConfigError
+
+    opts = training_opts(["--common.config-file", "config/detection/edgeformer/ssd_edgeformer_s.yaml",
+                          "--model.detection.ssd.anchors-aspect-ratio", ratios])
+    with pytest.raises(ConfigError, match=message):
+        get_model(opts)
+
+
 def test_encode_decode_round_trip_and_forms():
     torch.manual_seed(0)
     anchors = torch.rand(50, 4) * 0.5 + 0.1

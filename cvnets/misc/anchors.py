@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from utils.errors import ConfigError
 
 
 class SSDAnchorGenerator:
@@ -65,3 +67,20 @@ def feature_map_sizes(image_h: int, image_w: int, output_strides: Sequence[int])
     """The feature-map sizes of the SSD heads for an input of ``image_h x image_w``: the input
     divided by each stride and rounded up (1 x 1 for the global stride -1)."""
     return [(1, 1) if s == -1 else (int(math.ceil(image_h / s)), int(math.ceil(image_w / s))) for s in output_strides]
+
+
+def anchor_generator_from_opts(opts: Any) -> SSDAnchorGenerator:
+    """The anchors ``model.detection.ssd.*`` describe, for the detector and for its training targets:
+    ``output_strides``, one ``anchors_aspect_ratio`` list per stride (missing trailing lists are
+    ``[2]``, as in the reference), ``min_box_size`` and ``max_box_size``."""
+    key = "model.detection.ssd"
+    strides = [int(s) for s in getattr(opts, f"{key}.output_strides", [16, 32, 64, 128, -1])]
+    ratios = getattr(opts, f"{key}.anchors_aspect_ratio", [[2, 3]] * len(strides))
+    if not isinstance(ratios, (list, tuple)) or not all(isinstance(r, (list, tuple)) and r for r in ratios):
+        raise ConfigError(f"{key}.anchors_aspect_ratio must be a list of lists of aspect ratios, e.g. "
+                          f"[[2, 3], [2]]; got {ratios!r}")
+    ratios = [[int(r) for r in v] for v in ratios] + [[2]] * (len(strides) - len(ratios))
+    if len(ratios) != len(strides):
+        raise ConfigError(f"{key}: {len(strides)} output strides but {len(ratios)} aspect-ratio lists")
+    return SSDAnchorGenerator(strides, ratios, float(getattr(opts, f"{key}.min_box_size", 0.1)),
+                              float(getattr(opts, f"{key}.max_box_size", 1.05)))

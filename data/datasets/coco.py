@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 import torch
 
-from cvnets.misc.anchors import SSDAnchorGenerator, feature_map_sizes
+from cvnets.misc.anchors import anchor_generator_from_opts, feature_map_sizes
 from cvnets.misc.matcher import SSDMatcher
 from data.datasets.base import BaseImageDataset, evaluation_transform, read_image
 from data.datasets.registry import DATASET_REGISTRY
@@ -117,15 +117,11 @@ class COCODetectionSSD(COCODetection):
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
         super().__init__(opts, is_training, is_evaluation)
         key = "model.detection.ssd"
-        self.output_strides = [int(s) for s in getattr(opts, f"{key}.output_strides", [16, 32, 64, 128, 256, -1])]
-        ratios = list(getattr(opts, f"{key}.anchors_aspect_ratio", [[2, 3]] * len(self.output_strides)))
-        ratios += [[2]] * (len(self.output_strides) - len(ratios))
-        self.anchor_generator = SSDAnchorGenerator(self.output_strides, ratios,
-                                                   float(getattr(opts, f"{key}.min_box_size", 0.1)),
-                                                   float(getattr(opts, f"{key}.max_box_size", 1.05)))
+        self.anchor_generator = anchor_generator_from_opts(opts)
+        self.output_strides = self.anchor_generator.output_strides
         self.matcher = SSDMatcher(float(getattr(opts, f"{key}.center_variance", 0.1)),
                                   float(getattr(opts, f"{key}.size_variance", 0.2)),
-                                  float(getattr(opts, f"{key}.iou_threshold", 0.5)))
+                                  float(getattr(opts, f"{key}.iou_threshold", 0.45)))
 
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         chain: List[Any] = []

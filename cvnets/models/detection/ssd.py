@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
 from cvnets.layers import ConvLayer, SeparableConv
-from cvnets.misc.anchors import SSDAnchorGenerator
+from cvnets.misc.anchors import anchor_generator_from_opts
 from cvnets.misc.boxes import center_to_corner, decode
 from cvnets.models.classification.base import BaseEncoder
 from cvnets.models.registry import DET_MODEL_REGISTRY
@@ -32,12 +32,6 @@ class Detections:
     boxes: Tensor
 
 
-def _int_lists(value: Any, option: str) -> List[List[int]]:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (list, tuple)) and v for v in value):
-        raise ConfigError(f"{option} must be a list of lists of aspect ratios, e.g. [[2, 3], [2]]; got {value!r}")
-    return [[int(r) for r in v] for v in value]
-
-
 @DET_MODEL_REGISTRY.register("ssd")
 class SingleShotDetector(nn.Module):
     coordinates = 4
@@ -54,16 +48,12 @@ class SingleShotDetector(nn.Module):
             raise ConfigError("model.detection.n_classes is not set (number of object classes + 1 for background)")
         self.n_classes = int(n_classes)
         key = "model.detection.ssd"
-        strides = [int(s) for s in getattr(opts, f"{key}.output_strides", [16, 32, 64, 128, 256, -1])]
-        ratios = _int_lists(getattr(opts, f"{key}.anchors_aspect_ratio", [[2, 3]] * len(strides)),
-                            f"{key}.anchors_aspect_ratio")
-        proj = [int(c) for c in getattr(opts, f"{key}.proj_channels", [512, 256, 256, 128, 128, 64])]
-        # as in the reference, missing entries are filled in
-        ratios += [[2]] * (len(strides) - len(ratios))
-        proj += [128] * (len(strides) - len(proj))
-        if len(ratios) != len(strides) or len(proj) != len(strides):
-            raise ConfigError(f"{key}: {len(strides)} output strides but {len(ratios)} aspect-ratio lists and "
-                              f"{len(proj)} projection sizes")
+        self.anchor_generator = anchor_generator_from_opts(opts)
+        strides = self.anchor_generator.output_strides
+        proj = [int(c) for c in getattr(opts, f"{key}.proj_channels", [128, 256, 384, 512, 768])]
+        proj += [128] * (len(strides) - len(proj))  # as in the reference, missing entries are filled in
+        if len(proj) != len(strides):
+            raise ConfigError(f"{key}: {len(strides)} output strides but {len(proj)} projection sizes")
         for stride in strides:
             if stride not in ENCODER_OUTPUTS and not (stride == -1 or (stride > 32 and stride & (stride - 1) == 0)):
                 raise ConfigError(f"{key}.output_strides: {stride} is not supported (8, 16, 32, powers of two "
@@ -90,8 +80,6 @@ class SingleShotDetector(nn.Module):
             for module in self.extra_layers.modules():
                 if isinstance(module, nn.Conv2d):
                     nn.init.xavier_uniform_(module.weight)
-        self.anchor_generator = SSDAnchorGenerator(strides, ratios, float(getattr(opts, f"{key}.min_box_size", 0.1)),
-                                                   float(getattr(opts, f"{key}.max_box_size", 1.05)))
         self.ssd_heads = nn.ModuleList(
             SSDHead(opts, c, n_anchors, self.n_classes, self.coordinates, p, kernel_size=1 if s == -1 else 3)
             for s, c, p, n_anchors in zip(strides, head_in, proj, self.anchor_generator.num_anchors_per_location()))

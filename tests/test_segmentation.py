@@ -108,6 +108,24 @@ def test_pascal_missing_files_are_named(tmp_path):
         PascalVOCDataset(opts, is_training=False)
 
 
+def test_masks_with_labels_beyond_the_classes_are_reported_and_skipped(tmp_path, caplog):
+    voc = tmp_path / "VOC2012"
+    for folder in ("list", "JPEGImages", "SegmentationClass"):
+        (voc / folder).mkdir(parents=True)
+    for name, top in (("good", 10), ("bad", 30)):
+        cv2.imwrite(str(voc / "JPEGImages" / f"{name}.jpg"), np.full((20, 20, 3), 100, np.uint8))
+        mask = np.zeros((20, 20), np.uint8)
+        mask[:5], mask[5:8] = top, 255
+        cv2.imwrite(str(voc / "SegmentationClass" / f"{name}.png"), mask)
+    (voc / "list" / "val.txt").write_text("JPEGImages/good.jpg SegmentationClass/good.png\n"
+                                          "JPEGImages/bad.jpg SegmentationClass/bad.png\n")
+    dataset = PascalVOCDataset(training_opts(["--common.config-file", SEG_CONFIG, "--dataset.root-val",
+                                              str(tmp_path)]), is_training=False)
+    assert set(dataset[(16, 16, 0)]["label"].unique().tolist()) == {0, 10, 255}
+    assert dataset[(16, 16, 1)] is None
+    assert "bad.png holds labels [30] outside 0..10 (model.segmentation.n_classes)" in caplog.text
+
+
 def test_pascal_adds_the_coco_list_when_asked(digits_voc, tmp_path):
     coco = tmp_path / "coco_voc"
     (coco / "images").mkdir(parents=True)

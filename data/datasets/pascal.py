@@ -79,12 +79,26 @@ class PascalVOCDataset(BaseImageDataset):
         chain += augmentation_transforms(self.opts, exclude=("random_resize",))
         return Compose(chain + [ToTensor()])
 
+    def check_labels(self, mask: np.ndarray, mask_path: Path) -> None:
+        """A label outside ``[0, model.segmentation.n_classes)`` other than ``loss.ignore_idx`` would
+        crash the loss or be left out of the scores: such a mask is reported and skipped."""
+        n_classes = getattr(self.opts, "model.segmentation.n_classes", None)
+        if not n_classes:
+            return
+        ignore = int(getattr(self.opts, "loss.ignore_idx", 255))
+        invalid = (mask >= n_classes) & (mask != ignore)
+        if invalid.any():
+            values = sorted(int(v) for v in np.unique(mask[invalid]))
+            raise DataError(f"{mask_path} holds labels {values[:5]} outside 0..{n_classes - 1} "
+                            f"(model.segmentation.n_classes) and other than loss.ignore_idx {ignore}")
+
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         image_path, mask_path = self.pairs[index]
         image, mask = read_image(image_path), read_mask(mask_path)
         if image.shape[:2] != mask.shape[:2]:
             raise DataError(f"{mask_path} ({mask.shape[1]}x{mask.shape[0]}) does not match the size of "
                             f"{image_path} ({image.shape[1]}x{image.shape[0]})")
+        self.check_labels(mask, mask_path)
         if self.is_evaluation:
             data = evaluation_transform(self.opts, "segmentation", size)({"image": image})
             return {"image": data["image"], "label": torch.from_numpy(mask.astype(np.int64)),

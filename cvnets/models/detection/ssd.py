@@ -134,14 +134,13 @@ class SingleShotDetector(nn.Module):
         labels = class_idx + 1
         candidate_boxes = boxes[anchor_idx]
         keep = batched_nms(candidate_boxes, kept_scores, labels, self.nms_threshold)  # by decreasing score
+        keep = keep[torch.sort(labels[keep], stable=True).indices]  # grouped by class, best first within a class
         if self.top_k > 0:
-            rank = torch.zeros_like(keep)
-            for label in labels[keep].unique():
-                members = (labels[keep] == label).nonzero(as_tuple=True)[0]
-                rank[members] = torch.arange(members.numel(), device=keep.device)
+            grouped = labels[keep]
+            counts = torch.bincount(grouped)
+            first = torch.cumsum(counts, 0) - counts  # where each class starts
+            rank = torch.arange(keep.numel(), device=keep.device) - first[grouped]
             keep = keep[rank < self.top_k]
-        order = torch.sort(labels[keep], stable=True).indices  # grouped by class, best first within a class
-        keep = keep[order]
         return Detections(labels[keep], kept_scores[keep], candidate_boxes[keep])
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:

@@ -10,9 +10,9 @@ from cvnets.layers import with_task_activation
 from cvnets.models.classification import (edgeformer, mobilevit, parc_convnext,  # noqa: F401 (registration)
                                           parc_mobilenetv2, parc_resnet)
 from cvnets.models.classification.base import BaseEncoder
-from cvnets.models.classification.parc_convnets import parc_convnets_arguments
+from cvnets.models.classification.parc_convnets import arguments_parc_convnets
 from cvnets.models.registry import CLS_MODEL_REGISTRY
-from cvnets.models.weights import finish_model, freeze_norm_layers
+from cvnets.models.weights import finish_model
 from utils.opts import add_options
 
 
@@ -20,7 +20,7 @@ def build_classification_model(opts: Any, backbone: bool = False, **kwargs: Any)
     """The configured classification model. As the ``backbone`` of a detection or segmentation
     model, its classifier is left out when ``model.classification.pretrained`` is loaded, so a
     checkpoint trained for any number of classes serves."""
-    name = getattr(opts, "model.classification.name", None)
+    name = getattr(opts, "model.classification.name")
     model = CLS_MODEL_REGISTRY.get(name)(with_task_activation(opts, "classification"), **kwargs)
     return finish_model(model, opts, "classification", ignore=("classifier.",) if backbone else ())
 
@@ -29,7 +29,7 @@ def build_on_backbone(opts: Any, task: str, model_cls: Any) -> nn.Module:
     """A ``task`` model (detection, segmentation) around the configured classification backbone at
     ``model.<task>.output_stride``, with ``model.<task>.pretrained`` loaded."""
     encoder = build_classification_model(opts, backbone=True,
-                                         output_stride=getattr(opts, f"model.{task}.output_stride", None))
+                                         output_stride=getattr(opts, f"model.{task}.output_stride"))
     return finish_model(model_cls(opts, encoder), opts, task)
 
 
@@ -47,9 +47,8 @@ def arguments_classification(parser: argparse.ArgumentParser) -> argparse.Argume
         ("activation.neg-slope", 0.1, "negative slope of leaky_relu"),
     ])
     CLS_MODEL_REGISTRY.add_arguments(parser)
-    parc_convnets_arguments(parser)
+    arguments_parc_convnets(parser)
     return parser
 
 
-__all__ = ["BaseEncoder", "CLS_MODEL_REGISTRY", "build_classification_model", "arguments_classification",
-           "freeze_norm_layers"]
+__all__ = ["BaseEncoder", "CLS_MODEL_REGISTRY", "build_classification_model", "arguments_classification"]

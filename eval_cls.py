@@ -26,7 +26,7 @@ def class_names(opts: Any, n_classes: int) -> List[str]:
     from torchvision.datasets.folder import find_classes
 
     for option in ("dataset.root_val", "dataset.root_train"):
-        root = getattr(opts, option, "") or ""
+        root = getattr(opts, option) or ""
         if root and Path(root).is_dir():
             try:
                 names, _ = find_classes(root)
@@ -45,7 +45,7 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any) -> Dict[s
     loader = create_eval_loader(opts)
     criterion = build_loss(opts).to(runtime.device)
     stats = evaluate(model, loader, criterion, ["loss", "top1", "top5"], runtime, description="evaluation",
-                     opts=opts, channels_last=bool(getattr(opts, "common.channels_last", False)))
+                     opts=opts, channels_last=bool(getattr(opts, "common.channels_last")))
     values = stats.values()
     return {"top1": values["top1"], "top5": values["top5"], "loss": values["loss"],
             "num_samples": int(stats.metrics["top1"].state[1])}
@@ -53,9 +53,9 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any) -> Dict[s
 
 def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], top_k: int) -> List[Dict]:
     from data.transforms import CenterCrop, Compose, Resize, ToTensor
-    from engine.evaluation import evaluation_size, readable_images
+    from engine.eval_setup import evaluation_size, readable_images
 
-    side = min(evaluation_size(opts, 256))
+    side = min(evaluation_size(opts))
     transform = Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor()])
     names = None
     results = []
@@ -73,10 +73,12 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from engine.evaluation import evaluation_images, prepare_evaluation
+    from engine.eval_setup import evaluation_images, prepare_evaluation
+    from options import get_eval_arguments
     from utils.io import write_json
 
-    opts, runtime, model, mode, out_dir = prepare_evaluation(args, "classification")
+    opts = get_eval_arguments(args)
+    runtime, model, mode, out_dir = prepare_evaluation(opts, "classification")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime)
         path = write_json(metrics, out_dir / "eval_metrics.json")
@@ -84,7 +86,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
               f"samples: {metrics['num_samples']}  ({path})")
         return
     paths = evaluation_images(opts, "classification", mode)
-    results = predict_images(opts, model, runtime, paths, int(getattr(opts, "evaluation.classification.top_k", 5)))
+    results = predict_images(opts, model, runtime, paths, int(getattr(opts, "evaluation.classification.top_k")))
     write_json(results, out_dir / "predictions.json")
 
 

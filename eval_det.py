@@ -39,15 +39,17 @@ COCO_CLASSES = [
 Found = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def detect(model: nn.Module, images: torch.Tensor, runtime: Any, sizes: Sequence[Tuple[int, int]],
-           multiple: int = 32) -> List[Found]:
-    """``(boxes, labels, scores)`` for each image of a batch, the boxes in pixels of its original
-    ``(height, width)`` of ``sizes``. Sides that are not multiples of ``multiple`` are first resized
-    down to the nearest ones, as the original evaluation does."""
-    from engine.evaluation import fit_to_multiple
+def predict_boxes(model: nn.Module, images: torch.Tensor, multiple: int = 32) -> list:
+    """The model's detections for a batch. Sides that are not multiples of ``multiple`` are first
+    resized down to the nearest ones, as the original evaluation does."""
+    from engine.eval_setup import fit_to_multiple
 
-    with runtime.autocast():
-        found = model.predict(fit_to_multiple(images, multiple).to(runtime.device))
+    return model.predict(fit_to_multiple(images, multiple))
+
+
+def to_pixels(found: Sequence[Any], sizes: Sequence[Tuple[int, int]]) -> List[Found]:
+    """``(boxes, labels, scores)`` for each image's detections, the boxes (fractions of the input)
+    in pixels of its original ``(height, width)`` of ``sizes``."""
     results = []
     for detections, (height, width) in zip(found, sizes):
         boxes = detections.boxes.float().cpu().numpy().copy()
@@ -57,36 +59,43 @@ def detect(model: nn.Module, images: torch.Tensor, runtime: Any, sizes: Sequence
     return results
 
 
+def detect(model: nn.Module, images: torch.Tensor, runtime: Any, sizes: Sequence[Tuple[int, int]]) -> List[Found]:
+    """:func:`predict_boxes` then :func:`to_pixels`, on the runtime's device."""
+    with runtime.autocast():
+        found = predict_boxes(model, images.to(runtime.device))
+    return to_pixels(found, sizes)
+
+
 def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
     import cv2
-    from tqdm import tqdm
 
     from data.loaders import create_eval_loader
+    from engine.evaluation import evaluate
     from metrics.coco_map import coco_ap, coco_results
     from utils.drawing import draw_detections
     from utils.io import write_json
 
-    if not getattr(opts, "evaluation.detection.resize_input_images", False):
+    if not getattr(opts, "evaluation.detection.resize_input_images"):
         setattr(opts, "dataset.eval_batch_size0", 1)  # images keep their own sizes
     loader = create_eval_loader(opts)
     dataset = loader.dataset
-    overlays = bool(getattr(opts, "evaluation.detection.save_overlay_boxes", False))
+    overlays = bool(getattr(opts, "evaluation.detection.save_overlay_boxes"))
     results, image_ids = [], []
-    model.eval()
-    with torch.no_grad():
-        for batch in tqdm(loader, desc="evaluation", dynamic_ncols=True):
-            if batch is None:
-                continue
-            sizes = [(int(h), int(w)) for h, w in zip(batch["im_height"], batch["im_width"])]
-            for i, (boxes, labels, scores) in enumerate(detect(model, batch["image"], runtime, sizes)):
-                image_id = int(batch["image_id"][i])
-                image_ids.append(image_id)
-                results += coco_results(image_id, boxes, labels, scores, dataset.label_to_coco)
-                if overlays:
-                    path = dataset.image_dir / batch["file_name"][i]
-                    picture = draw_detections(cv2.imread(str(path)), boxes, labels, scores, dataset.class_names)
-                    (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(str(out_dir / "detection_results" / f"{Path(path).stem}.jpg"), picture)
+
+    def collect(batch: dict, found: list) -> None:
+        sizes = [(int(h), int(w)) for h, w in zip(batch["im_height"], batch["im_width"])]
+        for i, (boxes, labels, scores) in enumerate(to_pixels(found, sizes)):
+            image_id = int(batch["image_id"][i])
+            image_ids.append(image_id)
+            results.extend(coco_results(image_id, boxes, labels, scores, dataset.label_to_coco))
+            if overlays:
+                path = dataset.image_dir / batch["file_name"][i]
+                picture = draw_detections(cv2.imread(str(path)), boxes, labels, scores, dataset.class_names)
+                (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(out_dir / "detection_results" / f"{Path(path).stem}.jpg"), picture)
+
+    evaluate(model, loader, None, [], runtime, description="evaluation", opts=opts, on_batch=collect,
+             forward=predict_boxes)
     metrics = coco_ap(dataset.coco, results, image_ids)
     metrics["num_images"] = len(image_ids)
     write_json(results, out_dir / "detections.json")
@@ -96,7 +105,7 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
 def class_names(opts: Any, n_classes: int) -> List[str]:
     from data.datasets.coco import load_coco
 
-    root = getattr(opts, "dataset.root_val", "") or ""
+    root = getattr(opts, "dataset.root_val") or ""
     annotations = Path(root) / "annotations" / "instances_val2017.json"
     if root and annotations.is_file():
         coco = load_coco(annotations)
@@ -112,10 +121,10 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
     import cv2
 
     from data.transforms import Compose, Resize, ToTensor
-    from engine.evaluation import evaluation_size, readable_images
+    from engine.eval_setup import evaluation_size, readable_images
     from utils.drawing import draw_detections
 
-    transform = Compose([Resize(opts, evaluation_size(opts, 320)), ToTensor()])  # always, as the original does
+    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor()])  # always, as the original does
     names = class_names(opts, model.n_classes)
     (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
     found = []
@@ -133,10 +142,12 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from engine.evaluation import evaluation_images, prepare_evaluation
+    from engine.eval_setup import evaluation_images, prepare_evaluation
+    from options import get_eval_arguments
     from utils.io import write_json
 
-    opts, runtime, model, mode, out_dir = prepare_evaluation(args, "detection")
+    opts = get_eval_arguments(args)
+    runtime, model, mode, out_dir = prepare_evaluation(opts, "detection")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime, out_dir)
         path = write_json(metrics, out_dir / "eval_metrics.json")

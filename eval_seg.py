@@ -28,21 +28,29 @@ from torch import nn
 from utils.entry import run_entry
 
 
-def predict_mask(model: nn.Module, image: torch.Tensor, runtime: Any, height: int, width: int,
-                 multiple: int) -> torch.Tensor:
-    """Label map (``height x width``) of one ``1 x 3 x h x w`` image. An input whose sides are not
-    multiples of ``multiple`` (the output stride) is resized down to them first, and the logits are
-    resized (nearest) to the original size, as the original evaluation does."""
-    from engine.evaluation import fit_to_multiple
+def segment(model: nn.Module, images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """The model's logits for a batch. An input whose sides are not multiples of ``multiple`` (the
+    output stride) is resized down to them first, as the original evaluation does."""
+    from engine.eval_setup import fit_to_multiple
 
-    with runtime.autocast():
-        logits = model(fit_to_multiple(image, multiple).to(runtime.device))
-    if isinstance(logits, (tuple, list)):
-        logits = logits[0]
+    logits = model(fit_to_multiple(images, multiple))
+    return logits[0] if isinstance(logits, (tuple, list)) else logits
+
+
+def label_map(logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The label map (``height x width``) of one image's logits, resized (nearest) to its size."""
     logits = logits.float()
     if logits.shape[-2:] != (height, width):
         logits = F.interpolate(logits, size=(height, width), mode="nearest")
     return logits.argmax(1)[0].cpu()
+
+
+def predict_mask(model: nn.Module, image: torch.Tensor, runtime: Any, height: int, width: int,
+                 multiple: int) -> torch.Tensor:
+    """Label map (``height x width``) of one ``1 x 3 x h x w`` image."""
+    with runtime.autocast():
+        logits = segment(model, image.to(runtime.device), multiple)
+    return label_map(logits, height, width)
 
 
 class MaskWriter:
@@ -52,12 +60,12 @@ class MaskWriter:
         from utils.drawing import color_palette
 
         key = "evaluation.segmentation"
-        self.save_masks = bool(getattr(opts, f"{key}.save_masks", False))
-        self.color = bool(getattr(opts, f"{key}.apply_color_map", False))
-        self.overlay = bool(getattr(opts, f"{key}.save_overlay_rgb_pred", False))
+        self.save_masks = bool(getattr(opts, f"{key}.save_masks"))
+        self.color = bool(getattr(opts, f"{key}.apply_color_map"))
+        self.overlay = bool(getattr(opts, f"{key}.save_overlay_rgb_pred"))
         if default_color and not (self.save_masks or self.color or self.overlay):
             self.color = True
-        self.weight = float(getattr(opts, f"{key}.overlay_mask_weight", 0.5))
+        self.weight = float(getattr(opts, f"{key}.overlay_mask_weight"))
         self.out_dir = out_dir
         self.bgr = np.array(color_palette(max(n_classes, 256)), dtype=np.uint8)
 
@@ -81,15 +89,15 @@ class MaskWriter:
 
 
 def output_multiple(opts: Any) -> int:
-    stride = getattr(opts, "model.segmentation.output_stride", None)
+    stride = getattr(opts, "model.segmentation.output_stride")
     return 32 if stride in (None, 1) else int(stride)
 
 
 def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
     import cv2
-    from tqdm import tqdm
 
     from data.loaders import create_eval_loader
+    from engine.evaluation import evaluate
     from metrics.confusion import confusion_matrix, segmentation_scores
 
     setattr(opts, "dataset.eval_batch_size0", 1)  # masks keep their own sizes
@@ -98,19 +106,19 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
     writer = MaskWriter(opts, out_dir, n_classes)
     matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64)
     images = 0
-    model.eval()
-    with torch.no_grad():
-        for batch in tqdm(loader, desc="evaluation", dynamic_ncols=True):
-            if batch is None:
-                continue
-            height, width = int(batch["im_height"][0]), int(batch["im_width"][0])
-            target = batch["label"][0]
-            prediction = predict_mask(model, batch["image"][0:1], runtime, height, width, output_multiple(opts))
-            matrix += confusion_matrix(prediction, target, n_classes)
-            images += 1
-            if writer.save_masks or writer.color or writer.overlay:
-                original = cv2.imread(batch["image_path"][0]) if writer.overlay else None
-                writer(prediction.numpy(), batch["file_name"][0], original)
+
+    def collect(batch: dict, logits: torch.Tensor) -> None:
+        nonlocal matrix, images
+        prediction = label_map(logits, int(batch["im_height"][0]), int(batch["im_width"][0]))
+        matrix += confusion_matrix(prediction, batch["label"][0], n_classes)
+        images += 1
+        if writer.save_masks or writer.color or writer.overlay:
+            original = cv2.imread(batch["image_path"][0]) if writer.overlay else None
+            writer(prediction.numpy(), batch["file_name"][0], original)
+
+    multiple = output_multiple(opts)
+    evaluate(model, loader, None, [], runtime, description="evaluation", opts=opts, on_batch=collect,
+             forward=lambda net, x: segment(net, x, multiple))
     scores = segmentation_scores(matrix)
     scores["num_images"] = images
     return scores
@@ -118,9 +126,9 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
 
 def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Path) -> None:
     from data.transforms import Compose, Resize, ToTensor
-    from engine.evaluation import evaluation_size, readable_images
+    from engine.eval_setup import evaluation_size, readable_images
 
-    transform = Compose([Resize(opts, evaluation_size(opts, 512)), ToTensor()])  # always, as the original does
+    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor()])  # always, as the original does
     writer = MaskWriter(opts, out_dir, int(getattr(opts, "model.segmentation.n_classes")), default_color=True)
     model.eval()
     with torch.no_grad():
@@ -132,10 +140,12 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from engine.evaluation import evaluation_images, prepare_evaluation
+    from engine.eval_setup import evaluation_images, prepare_evaluation
+    from options import get_eval_arguments
     from utils.io import write_json
 
-    opts, runtime, model, mode, out_dir = prepare_evaluation(args, "segmentation")
+    opts = get_eval_arguments(args)
+    runtime, model, mode, out_dir = prepare_evaluation(opts, "segmentation")
     if mode == "validation_set":
         scores = evaluate_validation_set(opts, model, runtime, out_dir)
         path = write_json(scores, out_dir / "eval_metrics.json")

@@ -25,7 +25,7 @@ from utils.errors import ConfigError
 from utils.opts import add_options
 
 
-def benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Benchmark")
     add_options(group, "--benchmark", [
         ("input-size", None, "input side (one value) or height and width (default: the config's crop size)",
@@ -41,13 +41,13 @@ def benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def input_size(opts: Any) -> List[int]:
-    size = getattr(opts, "benchmark.input_size", None)
+    size = getattr(opts, "benchmark.input_size")
     if size:
         if len(size) not in (1, 2):
             raise ConfigError(f"benchmark.input_size takes one or two values, got {size}")
         return [size[0], size[0]] if len(size) == 1 else list(size)
-    prefix = "sampler.vbs" if str(getattr(opts, "sampler.name", "")).startswith("variable") else "sampler.bs"
-    return [int(getattr(opts, f"{prefix}.crop_size_height", 256)), int(getattr(opts, f"{prefix}.crop_size_width", 256))]
+    prefix = "sampler.vbs" if str(getattr(opts, "sampler.name")).startswith("variable") else "sampler.bs"
+    return [int(getattr(opts, f"{prefix}.crop_size_height")), int(getattr(opts, f"{prefix}.crop_size_width"))]
 
 
 def median_ms(run: Callable[[], Any], warmup: int, repeats: int) -> float:
@@ -65,10 +65,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from cvnets import get_model
     from cvnets.misc.profiler import format_profile, profile_model
     from cvnets.modules import parc
-    from utils.opts import build_parser, parse_options
+    from options import build_parser, parse_options
 
-    opts = parse_options(build_parser("Profile a model.", extra=[benchmark_arguments]), args)
-    threads = getattr(opts, "benchmark.threads", None)
+    opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]), args)
+    threads = getattr(opts, "benchmark.threads")
     if threads:
         torch.set_num_threads(threads)
     model = get_model(opts).eval()
@@ -79,17 +79,17 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     print(format_profile(profile, f"{name} at {h}x{w} (MACs counted as {convention} does)"))
     result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
                               "input_size": [h, w]}
-    warmup, repeats = int(getattr(opts, "benchmark.warmup", 5)), int(getattr(opts, "benchmark.repeats", 30))
-    x = torch.rand(int(getattr(opts, "benchmark.batch_size", 1)), 3, h, w)
+    warmup, repeats = int(getattr(opts, "benchmark.warmup")), int(getattr(opts, "benchmark.repeats"))
+    x = torch.rand(int(getattr(opts, "benchmark.batch_size")), 3, h, w)
 
     def forward() -> None:
         with torch.no_grad():
             model(x)
 
-    if getattr(opts, "benchmark.latency", False):
+    if getattr(opts, "benchmark.latency"):
         result["latency_ms"] = round(median_ms(forward, warmup, repeats), 3)
         result["threads"] = torch.get_num_threads()
-    if getattr(opts, "benchmark.compare_parc", False):
+    if getattr(opts, "benchmark.compare_parc"):
         times: Dict[str, List[float]] = {impl: [] for impl in parc.IMPLEMENTATIONS}
         for _ in range(max(1, repeats // 5)):  # alternate, so both see the same machine state
             for impl in parc.IMPLEMENTATIONS:

@@ -15,7 +15,7 @@ from utils.entry import run_entry
 
 def main(args: Optional[Sequence[str]] = None) -> None:
     from engine.training import train
-    from utils.opts import get_training_arguments
+    from options import get_training_arguments
 
     train(get_training_arguments(args))
 

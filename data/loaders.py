@@ -45,14 +45,14 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def num_workers(opts: Any) -> int:
-    workers = int(getattr(opts, "dataset.workers", -1))
+    workers = int(getattr(opts, "dataset.workers"))
     return min(os.cpu_count() or 1, 8) if workers < 0 else workers
 
 
 def _loader(opts: Any, dataset: Any, sampler: BaseBatchSampler, persistent: bool) -> DataLoader:
     workers = num_workers(opts)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_samples,
-                      pin_memory=bool(getattr(opts, "dataset.pin_memory", False)) and torch.cuda.is_available(),
+                      pin_memory=bool(getattr(opts, "dataset.pin_memory")) and torch.cuda.is_available(),
                       persistent_workers=persistent and workers > 0, worker_init_fn=_seed_worker)
 
 
@@ -61,7 +61,7 @@ def create_train_val_loaders(opts: Any) -> Tuple[DataLoader, DataLoader, BaseBat
     val_set = build_dataset(opts, is_training=False)
     train_sampler = build_sampler(opts, len(train_set), is_training=True)
     val_sampler = build_sampler(opts, len(val_set), is_training=False)
-    persistent = bool(getattr(opts, "dataset.persistent_workers", False))
+    persistent = bool(getattr(opts, "dataset.persistent_workers"))
     logger.log(f"Training data: {train_set} with {train_sampler}")
     logger.log(f"Validation data: {val_set} with {val_sampler}")
     return (_loader(opts, train_set, train_sampler, persistent), _loader(opts, val_set, val_sampler, persistent),
@@ -72,10 +72,10 @@ def eval_opts(opts: Any) -> Any:
     """A copy of ``opts`` for evaluation: fixed-size batches of ``dataset.eval_batch_size0`` at the
     base crop size of the configured sampler."""
     opts = copy.copy(opts)
-    setattr(opts, "dataset.val_batch_size0", getattr(opts, "dataset.eval_batch_size0", 1))
-    if getattr(opts, "sampler.name", "batch_sampler").startswith("variable"):
-        setattr(opts, "sampler.bs.crop_size_height", getattr(opts, "sampler.vbs.crop_size_height", 256))
-        setattr(opts, "sampler.bs.crop_size_width", getattr(opts, "sampler.vbs.crop_size_width", 256))
+    setattr(opts, "dataset.val_batch_size0", getattr(opts, "dataset.eval_batch_size0"))
+    if getattr(opts, "sampler.name").startswith("variable"):
+        setattr(opts, "sampler.bs.crop_size_height", getattr(opts, "sampler.vbs.crop_size_height"))
+        setattr(opts, "sampler.bs.crop_size_width", getattr(opts, "sampler.vbs.crop_size_width"))
         setattr(opts, "sampler.name", "batch_sampler")
     return opts
 

@@ -24,8 +24,8 @@ from utils.errors import TrainingError
 
 
 def metric_names(opts: Any) -> List[str]:
-    names = list(getattr(opts, "stats.name", ["loss"]) or ["loss"])
-    for required in ("loss", getattr(opts, "stats.checkpoint_metric", "loss")):
+    names = list(getattr(opts, "stats.name") or ["loss"])
+    for required in ("loss", getattr(opts, "stats.checkpoint_metric")):
         if required not in names:
             names.append(required)
     return names
@@ -44,18 +44,18 @@ class Trainer:
         self.scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
         self.exp_dir = Path(exp_dir)
         self.metric_names = metric_names(opts)
-        self.ckpt_metric = getattr(opts, "stats.checkpoint_metric", "loss")
-        self.checkpoints = CheckpointManager(self.exp_dir, int(getattr(opts, "common.k_best_checkpoints", 5)),
-                                             bool(getattr(opts, "stats.checkpoint_metric_max", False)))
+        self.ckpt_metric = getattr(opts, "stats.checkpoint_metric")
+        self.checkpoints = CheckpointManager(self.exp_dir, int(getattr(opts, "common.k_best_checkpoints")),
+                                             bool(getattr(opts, "stats.checkpoint_metric_max")))
         self.best_metric = self.checkpoints.initial_best() if best_metric is None else best_metric
         self.ema_best_metric = self.checkpoints.initial_best() if ema_best_metric is None else ema_best_metric
         self.start_epoch, self.iterations = start_epoch, start_iteration
-        self.max_epochs = int(getattr(opts, "scheduler.max_epochs", None) or 10 ** 9)
-        self.iteration_based = bool(getattr(opts, "scheduler.is_iteration_based", False))
-        self.max_iterations = getattr(opts, "scheduler.max_iterations", None)
-        self.log_freq = max(1, int(getattr(opts, "common.log_freq", 100)))
-        self.grad_clip = getattr(opts, "common.grad_clip", None)
-        self.channels_last = bool(getattr(opts, "common.channels_last", False))
+        self.max_epochs = int(getattr(opts, "scheduler.max_epochs") or 10 ** 9)
+        self.iteration_based = bool(getattr(opts, "scheduler.is_iteration_based"))
+        self.max_iterations = getattr(opts, "scheduler.max_iterations")
+        self.log_freq = max(1, int(getattr(opts, "common.log_freq")))
+        self.grad_clip = getattr(opts, "common.grad_clip")
+        self.channels_last = bool(getattr(opts, "common.channels_last"))
         self.writer = self._tensorboard() if runtime.is_main else None
 
     def _tensorboard(self) -> Any:
@@ -73,8 +73,8 @@ class Trainer:
                     self.writer.add_scalar(f"{prefix}/{name}", value, step)
 
     def _accumulation(self, epoch: int) -> int:
-        accum = int(getattr(self.opts, "common.accum_freq", 1))
-        return max(1, accum) if epoch > int(getattr(self.opts, "common.accum_after_epoch", 0)) else 1
+        accum = int(getattr(self.opts, "common.accum_freq"))
+        return max(1, accum) if epoch > int(getattr(self.opts, "common.accum_after_epoch")) else 1
 
     def _done(self) -> bool:
         return self.iteration_based and self.max_iterations is not None and self.iterations >= self.max_iterations
@@ -138,7 +138,7 @@ class Trainer:
         return stats.values()
 
     def run(self) -> None:
-        copy_at_epoch = int(getattr(self.opts, "ema.copy_at_epoch", -1))
+        copy_at_epoch = int(getattr(self.opts, "ema.copy_at_epoch"))
         started = time.perf_counter()
         if self.runtime.is_main and self.start_epoch == 0:
             (self.exp_dir / "metrics.jsonl").unlink(missing_ok=True)

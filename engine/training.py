@@ -12,6 +12,7 @@ from cvnets import EMA, get_model
 from data import create_train_val_loaders
 from engine.checkpoints import CheckpointManager
 from engine.trainer import Trainer
+from engine.utils import experiment_dir
 from loss_fn import build_loss
 from optim import build_optimizer, build_scheduler
 from utils import logger
@@ -22,17 +23,13 @@ from utils.errors import ConfigError
 from utils.opts import opts_to_dict
 
 
-def experiment_dir(opts: Any) -> Path:
-    return Path(getattr(opts, "common.results_loc", "results")) / getattr(opts, "common.run_label", "run_1")
-
-
 def check_class_count(opts: Any, dataset: Any) -> None:
     """The model must have an output for every class of the training data; an unset class count
     is taken from the data."""
     classes = getattr(dataset, "num_classes", None)
-    task = getattr(opts, "dataset.category", "classification")
+    task = getattr(opts, "dataset.category")
     key = f"model.{task}.n_classes"
-    n_classes = getattr(opts, key, None)
+    n_classes = getattr(opts, key)
     if classes is None:
         return
     if n_classes is None:
@@ -50,14 +47,14 @@ def prepare_model(opts: Any, runtime: Runtime) -> nn.Module:
         logger.warning("sync_batch_norm needs CUDA in a distributed run; using batch_norm instead")
         model = revert_sync_batchnorm(model)
     model = model.to(runtime.device)
-    if getattr(opts, "common.channels_last", False):
+    if getattr(opts, "common.channels_last"):
         model = model.to(memory_format=torch.channels_last)
     return model
 
 
 def _finetune(opts: Any, model: nn.Module, ema: Optional[EMA]) -> None:
     for option, target in (("common.finetune", model), ("common.finetune_ema", ema.ema_model if ema else None)):
-        path = getattr(opts, option, None)
+        path = getattr(opts, option)
         if not path:
             continue
         if target is None:
@@ -69,11 +66,11 @@ def _finetune(opts: Any, model: nn.Module, ema: Optional[EMA]) -> None:
 
 
 def _resume_path(opts: Any, exp_dir: Path) -> Optional[Path]:
-    explicit = getattr(opts, "common.resume", None)
+    explicit = getattr(opts, "common.resume")
     if explicit:
         return Path(explicit)
     candidate = exp_dir / "checkpoint.pt"
-    if getattr(opts, "common.auto_resume", False):
+    if getattr(opts, "common.auto_resume"):
         if candidate.is_file():
             logger.log(f"Auto-resume: continuing from {candidate}")
             return candidate
@@ -93,7 +90,7 @@ def train(opts: Any) -> Path:
         train_loader, val_loader, train_sampler = create_train_val_loaders(opts)
         check_class_count(opts, train_loader.dataset)
         model = prepare_model(opts, runtime)
-        ema = EMA(model, float(getattr(opts, "ema.momentum", 0.0001))) if getattr(opts, "ema.enable", False) else None
+        ema = EMA(model, float(getattr(opts, "ema.momentum"))) if getattr(opts, "ema.enable") else None
         _finetune(opts, model, ema)
         criterion = build_loss(opts).to(runtime.device)
         optimizer = build_optimizer(model, opts)
@@ -117,7 +114,7 @@ def train(opts: Any) -> Path:
             device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=device_ids,
-                find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters", False)))
+                find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
         trainer = Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader,
                           train_sampler, exp_dir, ema=ema, scaler=scaler, **state)
         trainer.run()

@@ -1,6 +1,7 @@
 """Small helpers of the training and evaluation loops."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,3 +33,8 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours:d}:{minutes:02d}:{secs:02d}"
+
+
+def experiment_dir(opts: Any) -> Path:
+    """The run's folder: ``<common.results_loc>/<common.run_label>``."""
+    return Path(getattr(opts, "common.results_loc")) / getattr(opts, "common.run_label")

@@ -10,7 +10,7 @@ from utils.opts import add_options
 
 
 def build_loss(opts: Any) -> BaseCriterion:
-    category = getattr(opts, "loss.category", None) or getattr(opts, "dataset.category", "classification")
+    category = getattr(opts, "loss.category") or getattr(opts, "dataset.category")
     return LOSS_REGISTRY.get(category)(opts)
 
 

@@ -21,14 +21,14 @@ class ClassificationLoss(BaseCriterion):
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        name = getattr(opts, "loss.classification.name", "cross_entropy")
+        name = getattr(opts, "loss.classification.name")
         if name not in CLASSIFICATION_LOSSES:
             raise ConfigError(f"loss.classification.name {name!r}: choose one of {', '.join(CLASSIFICATION_LOSSES)}")
         self.name = name
-        self.smoothing = float(getattr(opts, "loss.classification.label_smoothing_factor", 0.1)) \
+        self.smoothing = float(getattr(opts, "loss.classification.label_smoothing_factor")) \
             if name == "label_smoothing" else 0.0
-        self.ignore_index = int(getattr(opts, "loss.ignore_idx", -1))
-        self.class_weights = bool(getattr(opts, "loss.classification.cross_entropy_class_weights", False))
+        self.ignore_index = int(getattr(opts, "loss.ignore_idx"))
+        self.class_weights = bool(getattr(opts, "loss.classification.cross_entropy_class_weights"))
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         weight = None

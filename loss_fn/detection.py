@@ -35,13 +35,13 @@ class SSDMultiboxLoss(BaseCriterion):
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        name = getattr(opts, "loss.detection.name", "ssd_multibox_loss")
+        name = getattr(opts, "loss.detection.name")
         if name != "ssd_multibox_loss":
             raise ConfigError(f"loss.detection.name {name!r}: choose ssd_multibox_loss")
         key = "loss.detection.ssd_multibox_loss"
-        self.neg_pos_ratio = int(getattr(opts, f"{key}.neg_pos_ratio", 3))
-        self.max_monitor_iter = int(getattr(opts, f"{key}.max_monitor_iter", -1))
-        self.update_freq = max(1, int(getattr(opts, f"{key}.update_wt_freq", 200)))
+        self.neg_pos_ratio = int(getattr(opts, f"{key}.neg_pos_ratio"))
+        self.max_monitor_iter = int(getattr(opts, f"{key}.max_monitor_iter"))
+        self.update_freq = max(1, int(getattr(opts, f"{key}.update_wt_freq")))
         self.loc_weight = 1.0
         self._iteration = 0
         self._sums = [1e-7, 1e-7]

@@ -20,12 +20,12 @@ class SegmentationCrossEntropy(BaseCriterion):
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        name = getattr(opts, "loss.segmentation.name", "cross_entropy")
+        name = getattr(opts, "loss.segmentation.name")
         if name != "cross_entropy":
             raise ConfigError(f"loss.segmentation.name {name!r}: choose cross_entropy")
-        self.ignore_index = int(getattr(opts, "loss.ignore_idx", -1))
-        self.aux_weight = float(getattr(opts, "loss.segmentation.cross_entropy_aux_weight", 0.4))
-        self.class_weights = bool(getattr(opts, "loss.segmentation.cross_entropy_class_weights", False))
+        self.ignore_index = int(getattr(opts, "loss.ignore_idx"))
+        self.aux_weight = float(getattr(opts, "loss.segmentation.cross_entropy_aux_weight"))
+        self.class_weights = bool(getattr(opts, "loss.segmentation.cross_entropy_class_weights"))
 
     def _ce(self, logits: Tensor, target: Tensor, weight: Any) -> Tensor:
         if logits.shape[-2:] != target.shape[-2:]:

@@ -38,7 +38,7 @@ class MeanIoU(Metric):
     """Mean IoU over the split (in percent), from a confusion matrix summed over batches and ranks."""
 
     def __init__(self, opts: Any = None) -> None:
-        self.n_classes = int(getattr(opts, "model.segmentation.n_classes", None) or 0) if opts is not None else 0
+        self.n_classes = int(getattr(opts, "model.segmentation.n_classes") or 0) if opts is not None else 0
         super().__init__(opts)
 
     def state_size(self) -> int:

@@ -15,22 +15,22 @@ OPTIM_REGISTRY = Registry("optimizer", option="optim.name")
 
 @OPTIM_REGISTRY.register("sgd")
 def _sgd(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
-    return torch.optim.SGD(groups, lr=0.1, momentum=float(getattr(opts, "optim.sgd.momentum", 0.9)),
-                           nesterov=bool(getattr(opts, "optim.sgd.nesterov", False)))
+    return torch.optim.SGD(groups, lr=0.1, momentum=float(getattr(opts, "optim.sgd.momentum")),
+                           nesterov=bool(getattr(opts, "optim.sgd.nesterov")))
 
 
 @OPTIM_REGISTRY.register("adam")
 def _adam(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
-    betas = (float(getattr(opts, "optim.adam.beta1", 0.9)), float(getattr(opts, "optim.adam.beta2", 0.98)))
-    return torch.optim.Adam(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps", 1e-8)),
-                            amsgrad=bool(getattr(opts, "optim.adam.amsgrad", False)))
+    betas = (float(getattr(opts, "optim.adam.beta1")), float(getattr(opts, "optim.adam.beta2")))
+    return torch.optim.Adam(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps")),
+                            amsgrad=bool(getattr(opts, "optim.adam.amsgrad")))
 
 
 @OPTIM_REGISTRY.register("adamw")
 def _adamw(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
-    betas = (float(getattr(opts, "optim.adamw.beta1", 0.9)), float(getattr(opts, "optim.adamw.beta2", 0.98)))
-    return torch.optim.AdamW(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps", 1e-8)),
-                             amsgrad=bool(getattr(opts, "optim.adamw.amsgrad", False)))
+    betas = (float(getattr(opts, "optim.adamw.beta1")), float(getattr(opts, "optim.adamw.beta2")))
+    return torch.optim.AdamW(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps")),
+                             amsgrad=bool(getattr(opts, "optim.adamw.amsgrad")))
 
 
 def parameter_groups(named_parameters: Iterable, weight_decay: float, no_decay_bn_filter_bias: bool,
@@ -49,17 +49,24 @@ def parameter_groups(named_parameters: Iterable, weight_decay: float, no_decay_b
 
 
 def model_parameter_groups(model: nn.Module, opts: Any) -> List[Dict[str, Any]]:
-    """The model's own groups (``get_trainable_parameters``), else all its parameters."""
-    weight_decay = float(getattr(opts, "optim.weight_decay", 0.0))
-    no_decay = bool(getattr(opts, "optim.no_decay_bn_filter_bias", False))
-    if hasattr(model, "get_trainable_parameters"):
-        return model.get_trainable_parameters(weight_decay, no_decay)
-    return parameter_groups(model.named_parameters(), weight_decay, no_decay)
+    """The model's parameters in groups: those of the sub-modules a model names in its
+    ``lr_multipliers()`` (``{"seg_head": 10.0}``) learn that many times faster, in groups of their
+    own after the groups of all other parameters."""
+    weight_decay = float(getattr(opts, "optim.weight_decay"))
+    no_decay = bool(getattr(opts, "optim.no_decay_bn_filter_bias"))
+    multipliers = model.lr_multipliers() if hasattr(model, "lr_multipliers") else {}
+    prefixes = tuple(f"{name}." for name in multipliers)
+    rest = [(n, p) for n, p in model.named_parameters() if not n.startswith(prefixes)]
+    groups = parameter_groups(rest, weight_decay, no_decay)
+    for name, multiplier in multipliers.items():
+        groups += parameter_groups(model.get_submodule(name).named_parameters(), weight_decay, no_decay,
+                                   lr_multiplier=multiplier)
+    return groups
 
 
 def build_optimizer(model: nn.Module, opts: Any) -> torch.optim.Optimizer:
     """The optimizer of ``optim.name``; learning rates are set by the scheduler at every step."""
-    return OPTIM_REGISTRY.get(getattr(opts, "optim.name", "sgd"))(opts, model_parameter_groups(model, opts))
+    return OPTIM_REGISTRY.get(getattr(opts, "optim.name"))(opts, model_parameter_groups(model, opts))
 
 
 def arguments_optimizers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

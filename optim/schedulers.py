@@ -25,15 +25,15 @@ class BaseScheduler:
     round_places = 8
 
     def __init__(self, opts: Any, peak_lr: float) -> None:
-        self.is_iteration_based = bool(getattr(opts, "scheduler.is_iteration_based", False))
-        self.max_epochs = getattr(opts, "scheduler.max_epochs", None)
-        self.max_iterations = getattr(opts, "scheduler.max_iterations", None)
+        self.is_iteration_based = bool(getattr(opts, "scheduler.is_iteration_based"))
+        self.max_epochs = getattr(opts, "scheduler.max_epochs")
+        self.max_iterations = getattr(opts, "scheduler.max_iterations")
         if self.is_iteration_based and not self.max_iterations:
             raise ConfigError("scheduler.is_iteration_based needs scheduler.max_iterations")
         if not self.is_iteration_based and not self.max_epochs:
             raise ConfigError("scheduler.max_epochs must be set (or use scheduler.is_iteration_based)")
-        self.warmup_iterations = max(int(getattr(opts, "scheduler.warmup_iterations", 0)), 0)
-        self.warmup_init_lr = float(getattr(opts, "scheduler.warmup_init_lr", 1e-7))
+        self.warmup_iterations = max(int(getattr(opts, "scheduler.warmup_iterations")), 0)
+        self.warmup_init_lr = float(getattr(opts, "scheduler.warmup_init_lr"))
         self.warmup_step = ((peak_lr - self.warmup_init_lr) / self.warmup_iterations
                             if self.warmup_iterations else 0.0)
 
@@ -64,8 +64,8 @@ class CosineScheduler(BaseScheduler):
     max_epochs) or the iteration after warm-up (period: max_iterations - warmup + 1)."""
 
     def __init__(self, opts: Any) -> None:
-        self.max_lr = float(getattr(opts, "scheduler.cosine.max_lr", 0.1))
-        self.min_lr = float(getattr(opts, "scheduler.cosine.min_lr", 1e-5))
+        self.max_lr = float(getattr(opts, "scheduler.cosine.max_lr"))
+        self.min_lr = float(getattr(opts, "scheduler.cosine.min_lr"))
         super().__init__(opts, self.max_lr)
         self.period = (self.max_iterations - self.warmup_iterations + 1 if self.is_iteration_based
                        else self.max_epochs)
@@ -80,9 +80,9 @@ class PolynomialScheduler(BaseScheduler):
     """``(start_lr - end_lr) * (1 - t) ** power + end_lr``, t the fraction of training done."""
 
     def __init__(self, opts: Any) -> None:
-        self.start_lr = float(getattr(opts, "scheduler.polynomial.start_lr", 0.1))
-        self.end_lr = float(getattr(opts, "scheduler.polynomial.end_lr", 1e-5))
-        self.power = float(getattr(opts, "scheduler.polynomial.power", 2.5))
+        self.start_lr = float(getattr(opts, "scheduler.polynomial.start_lr"))
+        self.end_lr = float(getattr(opts, "scheduler.polynomial.end_lr"))
+        self.power = float(getattr(opts, "scheduler.polynomial.power"))
         super().__init__(opts, self.start_lr)
 
     def schedule(self, epoch: int, iteration: int) -> float:
@@ -96,7 +96,7 @@ class FixedScheduler(BaseScheduler):
     """A constant rate after warm-up."""
 
     def __init__(self, opts: Any) -> None:
-        self.lr = float(getattr(opts, "scheduler.fixed.lr", 0.1))
+        self.lr = float(getattr(opts, "scheduler.fixed.lr"))
         super().__init__(opts, self.lr)
 
     def schedule(self, epoch: int, iteration: int) -> float:
@@ -112,12 +112,12 @@ class CyclicScheduler(BaseScheduler):
 
     def __init__(self, opts: Any) -> None:
         key = "scheduler.cyclic"
-        self.min_lr = float(getattr(opts, f"{key}.min_lr", 0.1))
-        self.end_lr = float(getattr(opts, f"{key}.last_cycle_end_lr", 1e-3))
-        self.cycle_length = int(getattr(opts, f"{key}.epochs_per_cycle", 5))
-        self.n_cycles = int(getattr(opts, f"{key}.total_cycles", 11)) - 1
-        self.anneal = getattr(opts, f"{key}.last_cycle_type", "linear")
-        steps = getattr(opts, f"{key}.steps", None)
+        self.min_lr = float(getattr(opts, f"{key}.min_lr"))
+        self.end_lr = float(getattr(opts, f"{key}.last_cycle_end_lr"))
+        self.cycle_length = int(getattr(opts, f"{key}.epochs_per_cycle"))
+        self.n_cycles = int(getattr(opts, f"{key}.total_cycles")) - 1
+        self.anneal = getattr(opts, f"{key}.last_cycle_type")
+        steps = getattr(opts, f"{key}.steps")
         super().__init__(opts, self.min_lr)
         if self.is_iteration_based:
             raise ConfigError("the cyclic scheduler is epoch-based; set scheduler.is_iteration_based to false")
@@ -129,7 +129,7 @@ class CyclicScheduler(BaseScheduler):
             raise ConfigError(f"the cycles ({self.n_cycles} x {self.cycle_length} epochs) leave no last cycle "
                               f"within scheduler.max_epochs={self.max_epochs}")
         self.steps = list(steps) if steps else []
-        self.gamma = float(getattr(opts, f"{key}.gamma", 0.5)) if steps else 1.0
+        self.gamma = float(getattr(opts, f"{key}.gamma")) if steps else 1.0
 
     def _cycle_min_lr(self, epoch: int) -> float:
         passed = [i for i, step in enumerate(self.steps) if step <= epoch]
@@ -152,7 +152,7 @@ class CyclicScheduler(BaseScheduler):
 
 
 def build_scheduler(opts: Any) -> BaseScheduler:
-    return SCHEDULER_REGISTRY.get(getattr(opts, "scheduler.name", "cosine"))(opts)
+    return SCHEDULER_REGISTRY.get(getattr(opts, "scheduler.name"))(opts)
 
 
 def arguments_schedulers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def training_opts(args: Sequence[str] = ()):
-    from utils.opts import get_training_arguments
+    from options import get_training_arguments
 
     return get_training_arguments(list(args))
 

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import trainer as trainer_module  # noqa: E402
 from engine import training  # noqa: E402
 from utils.distributed import unwrap  # noqa: E402
-from utils.opts import get_training_arguments  # noqa: E402
+from options import get_training_arguments  # noqa: E402
 
 seen, sizes = [], []
 

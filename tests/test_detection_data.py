@@ -74,7 +74,7 @@ def test_missing_annotations_are_reported(tmp_path):
 
 
 def test_evaluation_samples_keep_the_original_size_unless_resized(tmp_path):
-    from utils.opts import get_eval_arguments
+    from options import get_eval_arguments
 
     root = write_tiny_coco(tmp_path)
     args = ["--common.config-file", DET_CONFIG, "--dataset.root-val", str(root)]

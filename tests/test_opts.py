@@ -111,10 +111,14 @@ def test_help_lists_registered_groups():
     for title in ("ParC-Net (model.classification.name: edgeformer)", "MobileViT (model.classification.name:",
                   "Variable batch sampler", "Learning-rate schedule", "Random resized crop"):
         assert title in result.stdout
+    flat = " ".join(result.stdout.split())
+    options = [line for line in result.stdout.splitlines() if line.startswith("  --")]
+    assert flat.count("(default:") == len(options)  # each option says its default once
 
 
 def test_option_tables_take_their_types_from_the_defaults():
-    from utils.opts import OptionParser, add_options
+    from options import OptionParser
+    from utils.opts import add_options
 
     parser = OptionParser()
     add_options(parser, "--demo", [("flag", False, "a flag"), ("sizes", [3, 5], "ints"), ("rate", 0.5, "a float"),

@@ -36,7 +36,7 @@ class Runtime:
 
 
 def _select_device(opts: Any, local_rank: int) -> torch.device:
-    wanted = getattr(opts, "common.device", None)
+    wanted = getattr(opts, "common.device")
     if wanted is None:
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
     if wanted.startswith("cuda"):
@@ -50,9 +50,9 @@ def _select_device(opts: Any, local_rank: int) -> torch.device:
 
 
 def _amp_dtype(opts: Any, device: torch.device) -> Optional[torch.dtype]:
-    if not getattr(opts, "common.mixed_precision", False):
+    if not getattr(opts, "common.mixed_precision"):
         return None
-    explicit = getattr(opts, "common.mixed_precision_dtype", None)
+    explicit = getattr(opts, "common.mixed_precision_dtype")
     if device.type == "cuda":
         return torch.bfloat16 if explicit == "bfloat16" else torch.float16
     if explicit == "bfloat16":
@@ -69,15 +69,15 @@ def setup_runtime(opts: Any) -> Runtime:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
-    use_ddp = bool(getattr(opts, "ddp.enable", True)) and launched
+    use_ddp = bool(getattr(opts, "ddp.enable")) and launched
     if not use_ddp:
         world_size, rank, local_rank = 1, 0, 0
     device = _select_device(opts, local_rank)
     if use_ddp and not dist.is_initialized():
-        backend = getattr(opts, "ddp.backend", None) or ("nccl" if device.type == "cuda" else "gloo")
+        backend = getattr(opts, "ddp.backend") or ("nccl" if device.type == "cuda" else "gloo")
         dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world_size)
     logger.set_enabled(rank == 0)
-    seed = int(getattr(opts, "common.seed", 0)) + rank
+    seed = int(getattr(opts, "common.seed")) + rank
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

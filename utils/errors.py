@@ -23,3 +23,8 @@ class CheckpointError(ParcError):
 
 class TrainingError(ParcError):
     """Training cannot go on (for instance the loss is no longer finite)."""
+
+
+class UndeclaredOptionError(ConfigError, AttributeError):
+    """A component read an option that no component declares (a programming error, reported
+    with the key and the reader)."""

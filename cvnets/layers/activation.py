@@ -30,10 +30,10 @@ _register("sigmoid", lambda inplace, slope, n: nn.Sigmoid())
 
 def build_activation(opts: Any, num_parameters: int = 1, name: Optional[str] = None) -> nn.Module:
     """The activation configured by ``model.activation.*`` (or ``name``), e.g. ``nn.SiLU`` for swish."""
-    name = name if name is not None else getattr(opts, "model.activation.name", "relu")
+    name = name if name is not None else getattr(opts, "model.activation.name")
     make = ACTIVATION_REGISTRY.get(name)
-    inplace = bool(getattr(opts, "model.activation.inplace", False))
-    slope = float(getattr(opts, "model.activation.neg_slope", 0.1))
+    inplace = bool(getattr(opts, "model.activation.inplace"))
+    slope = float(getattr(opts, "model.activation.neg_slope"))
     return make(inplace, slope, num_parameters)
 
 
@@ -43,17 +43,17 @@ def with_task_activation(opts: Any, task: str) -> Any:
     The reference configs choose, for instance, swish for the backbone
     (``model.classification.activation.name``) and relu for a segmentation head.
     """
-    name = getattr(opts, f"model.{task}.activation.name", None)
+    name = getattr(opts, f"model.{task}.activation.name")
     if name is None:
         return opts
     scoped = copy.copy(opts)
     setattr(scoped, "model.activation.name", name)
-    setattr(scoped, "model.activation.inplace", getattr(opts, f"model.{task}.activation.inplace", False))
-    setattr(scoped, "model.activation.neg_slope", getattr(opts, f"model.{task}.activation.neg_slope", 0.1))
+    setattr(scoped, "model.activation.inplace", getattr(opts, f"model.{task}.activation.inplace"))
+    setattr(scoped, "model.activation.neg_slope", getattr(opts, f"model.{task}.activation.neg_slope"))
     return scoped
 
 
-def activation_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def arguments_activation(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Activation functions")
     add_options(group, "--model.activation", [
         ("name", "relu", "activation used by the model's layers", dict(choices=ACTIVATION_REGISTRY.names())),

@@ -31,7 +31,7 @@ class ConvLayer(nn.Module):
             raise ValueError("ConvLayer: a convolution followed by normalization takes no bias")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"ConvLayer: channels {in_channels}->{out_channels} are not divisible by groups={groups}")
-        if getattr(opts, "model.layer.conv_weight_std", False):
+        if getattr(opts, "model.layer.conv_weight_std"):
             raise ConfigError("model.layer.conv_weight_std: weight standardisation is not supported; set it to false")
         kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         padding = ((kernel[0] - 1) // 2 * dilation[0], (kernel[1] - 1) // 2 * dilation[1])

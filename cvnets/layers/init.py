@@ -35,10 +35,10 @@ def init_weight(module: nn.Module, method: str, std: Optional[float]) -> None:
 
 def initialize_weights(opts: Any, model: nn.Module) -> None:
     """Initialise every convolution, linear and normalization layer of ``model`` as configured."""
-    conv_method = getattr(opts, "model.layer.conv_init", "kaiming_normal")
-    conv_std = getattr(opts, "model.layer.conv_init_std_dev", None)
-    linear_method = getattr(opts, "model.layer.linear_init", "xavier_uniform")
-    linear_std = getattr(opts, "model.layer.linear_init_std_dev", 0.01)
+    conv_method = getattr(opts, "model.layer.conv_init")
+    conv_std = getattr(opts, "model.layer.conv_init_std_dev")
+    linear_method = getattr(opts, "model.layer.linear_init")
+    linear_std = getattr(opts, "model.layer.linear_init_std_dev")
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             init_weight(module, conv_method, conv_std)

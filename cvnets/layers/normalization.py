@@ -60,14 +60,14 @@ def _identity(num_features: int, momentum: float, groups: int) -> nn.Module:
 
 def build_normalization(opts: Any, num_features: int, name: Optional[str] = None) -> nn.Module:
     """The normalization layer configured by ``model.normalization.*`` (or ``name``)."""
-    name = name if name is not None else getattr(opts, "model.normalization.name", "batch_norm")
+    name = name if name is not None else getattr(opts, "model.normalization.name")
     make = NORM_REGISTRY.get(name.lower() if isinstance(name, str) else name)
-    momentum = float(getattr(opts, "model.normalization.momentum", 0.1))
-    groups = int(getattr(opts, "model.normalization.groups", 32))
+    momentum = float(getattr(opts, "model.normalization.momentum"))
+    groups = int(getattr(opts, "model.normalization.groups"))
     return make(num_features, momentum, groups)
 
 
-def normalization_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def arguments_normalization(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Normalization layers")
     add_options(group, "--model.normalization", [
         ("name", "batch_norm", "normalization used by the model's layers", dict(choices=NORM_REGISTRY.names())),

@@ -74,13 +74,13 @@ def anchor_generator_from_opts(opts: Any) -> SSDAnchorGenerator:
     ``output_strides``, one ``anchors_aspect_ratio`` list per stride (missing trailing lists are
     ``[2]``, as in the reference), ``min_box_size`` and ``max_box_size``."""
     key = "model.detection.ssd"
-    strides = [int(s) for s in getattr(opts, f"{key}.output_strides", [16, 32, 64, 128, -1])]
-    ratios = getattr(opts, f"{key}.anchors_aspect_ratio", [[2, 3]] * len(strides))
+    strides = [int(s) for s in getattr(opts, f"{key}.output_strides")]
+    ratios = getattr(opts, f"{key}.anchors_aspect_ratio")
     if not isinstance(ratios, (list, tuple)) or not all(isinstance(r, (list, tuple)) and r for r in ratios):
         raise ConfigError(f"{key}.anchors_aspect_ratio must be a list of lists of aspect ratios, e.g. "
                           f"[[2, 3], [2]]; got {ratios!r}")
     ratios = [[int(r) for r in v] for v in ratios] + [[2]] * (len(strides) - len(ratios))
     if len(ratios) != len(strides):
         raise ConfigError(f"{key}: {len(strides)} output strides but {len(ratios)} aspect-ratio lists")
-    return SSDAnchorGenerator(strides, ratios, float(getattr(opts, f"{key}.min_box_size", 0.1)),
-                              float(getattr(opts, f"{key}.max_box_size", 1.05)))
+    return SSDAnchorGenerator(strides, ratios, float(getattr(opts, f"{key}.min_box_size")),
+                              float(getattr(opts, f"{key}.max_box_size")))

@@ -27,7 +27,7 @@ def _tensors(model: nn.Module) -> Iterator[Tuple[str, Tensor]]:
 
 
 class EMA:
-    def __init__(self, model: nn.Module, momentum: float = 0.0005) -> None:
+    def __init__(self, model: nn.Module, momentum: float) -> None:
         if not 0.0 < momentum <= 1.0:
             raise ValueError(f"EMA momentum must be in (0, 1], got {momentum}")
         self.ema_model = copy.deepcopy(_unwrap(model))

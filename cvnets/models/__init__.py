@@ -6,10 +6,9 @@ from typing import Any
 
 from torch import nn
 
-from cvnets.models import detection, segmentation
 from cvnets.models.classification import arguments_classification, build_classification_model
-from cvnets.models.detection import build_detection_model
-from cvnets.models.segmentation import build_segmentation_model
+from cvnets.models.detection import arguments_detection, build_detection_model
+from cvnets.models.segmentation import arguments_segmentation, build_segmentation_model
 from cvnets.models.registry import CLS_MODEL_REGISTRY, DET_MODEL_REGISTRY, SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY
 from utils.errors import ConfigError
 
@@ -18,7 +17,7 @@ TASKS = ("classification", "detection", "segmentation")
 
 def get_model(opts: Any) -> nn.Module:
     """The model for the task named by ``dataset.category``, from the ``model.<task>.*`` options."""
-    task = getattr(opts, "dataset.category", "classification")
+    task = getattr(opts, "dataset.category")
     if task == "classification":
         return build_classification_model(opts)
     if task == "detection":
@@ -30,8 +29,8 @@ def get_model(opts: Any) -> nn.Module:
 
 def arguments_models(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     arguments_classification(parser)
-    detection.arguments(parser)
-    segmentation.arguments(parser)
+    arguments_detection(parser)
+    arguments_segmentation(parser)
     return parser
 
 

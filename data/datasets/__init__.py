@@ -13,7 +13,7 @@ from utils.opts import add_options
 
 
 def build_dataset(opts: Any, is_training: bool, is_evaluation: bool = False) -> BaseImageDataset:
-    return DATASET_REGISTRY.get(getattr(opts, "dataset.name", None))(opts, is_training=is_training,
+    return DATASET_REGISTRY.get(getattr(opts, "dataset.name"))(opts, is_training=is_training,
                                                                      is_evaluation=is_evaluation)
 
 

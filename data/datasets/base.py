@@ -40,7 +40,7 @@ def evaluation_transform(opts: Any, task: str, size: Tuple[int, int]) -> Any:
     ``evaluation.<task>.resize_input_images`` is set, else keep the original size; then a tensor."""
     from data.transforms import Compose, Resize, ToTensor
 
-    resize = bool(getattr(opts, f"evaluation.{task}.resize_input_images", False))
+    resize = bool(getattr(opts, f"evaluation.{task}.resize_input_images"))
     return Compose(([Resize(opts, size)] if resize else []) + [ToTensor()])
 
 
@@ -56,7 +56,7 @@ class BaseImageDataset(Dataset):
         self.is_training, self.is_evaluation = is_training, is_evaluation
         key = "dataset.root_train" if is_training else "dataset.root_val"
         self.root_option = key
-        self.root = getattr(opts, key, "") or ""
+        self.root = getattr(opts, key) or ""
 
     def check_root(self) -> Path:
         if not self.root:

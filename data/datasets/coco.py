@@ -119,13 +119,13 @@ class COCODetectionSSD(COCODetection):
         key = "model.detection.ssd"
         self.anchor_generator = anchor_generator_from_opts(opts)
         self.output_strides = self.anchor_generator.output_strides
-        self.matcher = SSDMatcher(float(getattr(opts, f"{key}.center_variance", 0.1)),
-                                  float(getattr(opts, f"{key}.size_variance", 0.2)),
-                                  float(getattr(opts, f"{key}.iou_threshold", 0.45)))
+        self.matcher = SSDMatcher(float(getattr(opts, f"{key}.center_variance")),
+                                  float(getattr(opts, f"{key}.size_variance")),
+                                  float(getattr(opts, f"{key}.iou_threshold")))
 
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         chain: List[Any] = []
-        if getattr(self.opts, "image_augmentation.random_zoom_out.enable", False):
+        if getattr(self.opts, "image_augmentation.random_zoom_out.enable"):
             chain.append(RandomZoomOut(self.opts))
         chain += [SSDCropping(self.opts), PhotometricDistort(self.opts), RandomHorizontalFlip(self.opts),
                   BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()]

@@ -30,7 +30,7 @@ class ImageNetDataset(BaseImageDataset):
             raise DataError(f"{self.root_option}: {root}: {exc}") from None
         if not self.samples:
             raise DataError(f"{self.root_option}: no images found under {root}")
-        self.use_rrc = bool(getattr(opts, "image_augmentation.random_resized_crop.enable", True))
+        self.use_rrc = bool(getattr(opts, "image_augmentation.random_resized_crop.enable"))
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -57,8 +57,8 @@ class PascalVOCDataset(BaseImageDataset):
         voc = self.check_root() / "VOC2012"
         list_file = voc / "list" / ("train_aug.txt" if is_training else "val.txt")
         self.pairs = read_pairs(list_file, voc, self.root_option)
-        if is_training and getattr(opts, "dataset.pascal.use_coco_data", False):
-            coco_root = getattr(opts, "dataset.pascal.coco_root_dir", None)
+        if is_training and getattr(opts, "dataset.pascal.use_coco_data"):
+            coco_root = getattr(opts, "dataset.pascal.coco_root_dir")
             if not coco_root:
                 raise DataError("dataset.pascal.use_coco_data needs dataset.pascal.coco_root_dir")
             self.pairs += read_pairs(Path(coco_root) / "train_2017.txt", Path(coco_root), "dataset.pascal.coco_root_dir")
@@ -70,9 +70,9 @@ class PascalVOCDataset(BaseImageDataset):
 
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         chain: List[Any] = []
-        if getattr(self.opts, "image_augmentation.random_resize.enable", False):
+        if getattr(self.opts, "image_augmentation.random_resize.enable"):
             chain.append(RandomResize(self.opts))
-        if getattr(self.opts, "image_augmentation.random_crop.enable", False):
+        if getattr(self.opts, "image_augmentation.random_crop.enable"):
             chain.append(RandomCrop(self.opts, size))
         else:
             chain.append(Resize(self.opts, size))
@@ -82,10 +82,10 @@ class PascalVOCDataset(BaseImageDataset):
     def check_labels(self, mask: np.ndarray, mask_path: Path) -> None:
         """A label outside ``[0, model.segmentation.n_classes)`` other than ``loss.ignore_idx`` would
         crash the loss or be left out of the scores: such a mask is reported and skipped."""
-        n_classes = getattr(self.opts, "model.segmentation.n_classes", None)
+        n_classes = getattr(self.opts, "model.segmentation.n_classes")
         if not n_classes:
             return
-        ignore = int(getattr(self.opts, "loss.ignore_idx", 255))
+        ignore = int(getattr(self.opts, "loss.ignore_idx"))
         invalid = (mask >= n_classes) & (mask != ignore)
         if invalid.any():
             values = sorted(int(v) for v in np.unique(mask[invalid]))

@@ -11,7 +11,7 @@ from utils.opts import add_options
 
 
 def build_sampler(opts: Any, n_samples: int, is_training: bool) -> BaseBatchSampler:
-    return SAMPLER_REGISTRY.get(getattr(opts, "sampler.name", "batch_sampler"))(opts, n_samples, is_training)
+    return SAMPLER_REGISTRY.get(getattr(opts, "sampler.name"))(opts, n_samples, is_training)
 
 
 def arguments_samplers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

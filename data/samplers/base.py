@@ -34,11 +34,11 @@ class BaseBatchSampler(Sampler):
     def __init__(self, opts: Any, n_samples: int, is_training: bool) -> None:
         self.rank, self.world_size = dist_info()
         key = "dataset.train_batch_size0" if is_training else "dataset.val_batch_size0"
-        self.batch_size = int(getattr(opts, key, 32))
+        self.batch_size = int(getattr(opts, key))
         if self.batch_size < 1:
             raise ValueError(f"{key} must be at least 1, got {self.batch_size}")
         self.n_samples, self.is_training, self.shuffle = n_samples, is_training, is_training
-        self.seed = int(getattr(opts, "common.seed", 0))
+        self.seed = int(getattr(opts, "common.seed"))
         self.epoch = 0
         self._plan_epoch, self._plan = None, []
 

@@ -16,8 +16,8 @@ class BatchSampler(BaseBatchSampler):
 
     def __init__(self, opts: Any, n_samples: int, is_training: bool) -> None:
         super().__init__(opts, n_samples, is_training)
-        self.crop_h = int(getattr(opts, "sampler.bs.crop_size_height", 256))
-        self.crop_w = int(getattr(opts, "sampler.bs.crop_size_width", 256))
+        self.crop_h = int(getattr(opts, "sampler.bs.crop_size_height"))
+        self.crop_w = int(getattr(opts, "sampler.bs.crop_size_width"))
 
     def _make_plan(self, rng: random.Random) -> List[Batch]:
         indices = self.rank_indices(rng)

@@ -40,17 +40,17 @@ class VariableBatchSampler(BaseBatchSampler):
     def __init__(self, opts: Any, n_samples: int, is_training: bool) -> None:
         super().__init__(opts, n_samples, is_training)
         key = "sampler.vbs"
-        self.crop_h = int(getattr(opts, f"{key}.crop_size_height", 256))
-        self.crop_w = int(getattr(opts, f"{key}.crop_size_width", 256))
-        self.min_h = int(getattr(opts, f"{key}.min_crop_size_height", 160))
-        self.max_h = int(getattr(opts, f"{key}.max_crop_size_height", 320))
-        self.min_w = int(getattr(opts, f"{key}.min_crop_size_width", 160))
-        self.max_w = int(getattr(opts, f"{key}.max_crop_size_width", 320))
-        self.max_scales = int(getattr(opts, f"{key}.max_n_scales", 5))
-        self.check_scale = int(getattr(opts, f"{key}.check_scale", 32))
-        self.scale_inc = bool(getattr(opts, f"{key}.scale_inc", False))
-        self.scale_inc_factor = float(getattr(opts, f"{key}.scale_inc_factor", 0.25))
-        self.ep_intervals = list(getattr(opts, f"{key}.ep_intervals", [40]) or [])
+        self.crop_h = int(getattr(opts, f"{key}.crop_size_height"))
+        self.crop_w = int(getattr(opts, f"{key}.crop_size_width"))
+        self.min_h = int(getattr(opts, f"{key}.min_crop_size_height"))
+        self.max_h = int(getattr(opts, f"{key}.max_crop_size_height"))
+        self.min_w = int(getattr(opts, f"{key}.min_crop_size_width"))
+        self.max_w = int(getattr(opts, f"{key}.max_crop_size_width"))
+        self.max_scales = int(getattr(opts, f"{key}.max_n_scales"))
+        self.check_scale = int(getattr(opts, f"{key}.check_scale"))
+        self.scale_inc = bool(getattr(opts, f"{key}.scale_inc"))
+        self.scale_inc_factor = float(getattr(opts, f"{key}.scale_inc_factor"))
+        self.ep_intervals = list(getattr(opts, f"{key}.ep_intervals") or [])
         if not (0 < self.min_h <= self.max_h and 0 < self.min_w <= self.max_w):
             raise ConfigError(f"sampler.vbs: the minimum crop size ({self.min_h}x{self.min_w}) must be positive and "
                               f"not above the maximum ({self.max_h}x{self.max_w})")

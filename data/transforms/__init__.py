@@ -28,7 +28,7 @@ _OPTIONAL = (
 
 
 def _enabled(opts: Any, name: str) -> bool:
-    return bool(getattr(opts, f"image_augmentation.{name}.enable", False))
+    return bool(getattr(opts, f"image_augmentation.{name}.enable"))
 
 
 def augmentation_transforms(opts: Any, exclude: Sequence[str] = ()) -> List[Callable[[Sample], Sample]]:

@@ -89,7 +89,7 @@ class RandomOrder:
     """Apply a random ``apply_k`` fraction of the given transforms in a random order."""
 
     def __init__(self, opts: Any, transforms: List[Callable[[Sample], Sample]]) -> None:
-        apply_k = float(getattr(opts, "image_augmentation.random_order.apply_k", 1.0))
+        apply_k = float(getattr(opts, "image_augmentation.random_order.apply_k"))
         if not 0.0 < apply_k <= 1.0:
             raise ConfigError(f"image_augmentation.random_order.apply_k must be in (0, 1], got {apply_k}")
         self.transforms = list(transforms)

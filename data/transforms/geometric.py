@@ -21,7 +21,7 @@ class Resize:
 
     def __init__(self, opts: Any, size: Size) -> None:
         self.size = size if isinstance(size, int) else pair(size)
-        name = getattr(opts, "image_augmentation.resize.interpolation", "bilinear")
+        name = getattr(opts, "image_augmentation.resize.interpolation")
         self.interpolation = cv2_interpolation(name, "image_augmentation.resize.interpolation")
 
     @classmethod
@@ -58,8 +58,8 @@ class RandomResizedCrop:
 
     def __init__(self, opts: Any, size: Size) -> None:
         self.size = pair(size)
-        self.scale = tuple(getattr(opts, "image_augmentation.random_resized_crop.scale", (0.08, 1.0)))
-        ratio = tuple(getattr(opts, "image_augmentation.random_resized_crop.aspect_ratio", (3 / 4, 4 / 3)))
+        self.scale = tuple(getattr(opts, "image_augmentation.random_resized_crop.scale"))
+        ratio = tuple(getattr(opts, "image_augmentation.random_resized_crop.aspect_ratio"))
         if len(self.scale) != 2 or not 0.0 <= self.scale[0] < self.scale[1]:
             raise ConfigError(f"image_augmentation.random_resized_crop.scale must be (low, high) with "
                               f"0 <= low < high, got {self.scale}")
@@ -67,7 +67,7 @@ class RandomResizedCrop:
             raise ConfigError(f"image_augmentation.random_resized_crop.aspect_ratio must be (low, high) with "
                               f"0 < low < high, got {ratio}")
         self.ratio = (round(ratio[0], 3), round(ratio[1], 3))
-        name = getattr(opts, "image_augmentation.random_resized_crop.interpolation", "bilinear")
+        name = getattr(opts, "image_augmentation.random_resized_crop.interpolation")
         self.interpolation = cv2_interpolation(name, "image_augmentation.random_resized_crop.interpolation")
 
     @classmethod
@@ -116,8 +116,8 @@ class RandomCrop:
 
     def __init__(self, opts: Any, size: Size) -> None:
         self.height, self.width = pair(size)
-        self.mask_fill = int(getattr(opts, "image_augmentation.random_crop.mask_fill", 255))
-        self.resize_if_needed = bool(getattr(opts, "image_augmentation.random_crop.resize_if_needed", False))
+        self.mask_fill = int(getattr(opts, "image_augmentation.random_crop.mask_fill"))
+        self.resize_if_needed = bool(getattr(opts, "image_augmentation.random_crop.resize_if_needed"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -160,12 +160,12 @@ class RandomResize:
     """Resize the shorter side to a random size in ``[min_size, max_size]``."""
 
     def __init__(self, opts: Any) -> None:
-        self.min_size = int(getattr(opts, "image_augmentation.random_resize.min_size", 256))
-        self.max_size = int(getattr(opts, "image_augmentation.random_resize.max_size", 1024))
+        self.min_size = int(getattr(opts, "image_augmentation.random_resize.min_size"))
+        self.max_size = int(getattr(opts, "image_augmentation.random_resize.max_size"))
         if not 0 < self.min_size <= self.max_size:
             raise ConfigError(f"image_augmentation.random_resize needs 0 < min_size <= max_size, "
                               f"got {self.min_size} and {self.max_size}")
-        name = getattr(opts, "image_augmentation.random_resize.interpolation", "bilinear")
+        name = getattr(opts, "image_augmentation.random_resize.interpolation")
         self.interpolation = cv2_interpolation(name, "image_augmentation.random_resize.interpolation")
 
     @classmethod
@@ -191,9 +191,9 @@ class RandomScale:
     """Scale both sides by a random factor in ``[min_scale, max_scale]``."""
 
     def __init__(self, opts: Any) -> None:
-        self.min_scale = float(getattr(opts, "image_augmentation.random_scale.min_scale", 0.5))
-        self.max_scale = float(getattr(opts, "image_augmentation.random_scale.max_scale", 2.0))
-        name = getattr(opts, "image_augmentation.random_scale.interpolation", "bilinear")
+        self.min_scale = float(getattr(opts, "image_augmentation.random_scale.min_scale"))
+        self.max_scale = float(getattr(opts, "image_augmentation.random_scale.max_scale"))
+        name = getattr(opts, "image_augmentation.random_scale.interpolation")
         self.interpolation = cv2_interpolation(name, "image_augmentation.random_scale.interpolation")
 
     @classmethod
@@ -240,7 +240,7 @@ class _RandomAxisFlip:
     horizontal = True
 
     def __init__(self, opts: Any) -> None:
-        self.p = float(getattr(opts, f"image_augmentation.{self.name}.p", 0.5))
+        self.p = float(getattr(opts, f"image_augmentation.{self.name}.p"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -295,10 +295,10 @@ class RandomRotate:
     """Rotate by an angle drawn from ``(-angle, angle)`` with probability ``p``."""
 
     def __init__(self, opts: Any) -> None:
-        self.angle = float(getattr(opts, "image_augmentation.random_rotate.angle", 10.0))
-        self.fill_mask = int(getattr(opts, "image_augmentation.random_rotate.fill_mask", 255))
-        self.p = float(getattr(opts, "image_augmentation.random_rotate.p", 0.5))
-        name = getattr(opts, "image_augmentation.random_rotate.interpolation", "bilinear")
+        self.angle = float(getattr(opts, "image_augmentation.random_rotate.angle"))
+        self.fill_mask = int(getattr(opts, "image_augmentation.random_rotate.fill_mask"))
+        self.p = float(getattr(opts, "image_augmentation.random_rotate.p"))
+        name = getattr(opts, "image_augmentation.random_rotate.interpolation")
         self.interpolation = cv2_interpolation(name, "image_augmentation.random_rotate.interpolation")
 
     @classmethod
@@ -334,7 +334,7 @@ class RandomTranslate:
     """Shift the content by up to ``factor`` of each side, towards the bottom-right or the top-left."""
 
     def __init__(self, opts: Any) -> None:
-        self.factor = float(getattr(opts, "image_augmentation.random_translate.factor", 0.2))
+        self.factor = float(getattr(opts, "image_augmentation.random_translate.factor"))
         if not 0.0 < self.factor < 0.5:
             raise ConfigError(f"image_augmentation.random_translate.factor must be in (0, 0.5), got {self.factor}")
 
@@ -374,8 +374,8 @@ class RandomZoomOut:
     from ``side_range``), moving the boxes with it; applied with probability ``p``."""
 
     def __init__(self, opts: Any) -> None:
-        self.side_range = tuple(getattr(opts, "image_augmentation.random_zoom_out.side_range", (1.0, 4.0)))
-        self.p = float(getattr(opts, "image_augmentation.random_zoom_out.p", 0.5))
+        self.side_range = tuple(getattr(opts, "image_augmentation.random_zoom_out.side_range"))
+        self.p = float(getattr(opts, "image_augmentation.random_zoom_out.p"))
         if len(self.side_range) != 2 or not 1.0 <= self.side_range[0] <= self.side_range[1]:
             raise ConfigError(f"image_augmentation.random_zoom_out.side_range must be (low, high) with "
                               f"1 <= low <= high, got {self.side_range}")

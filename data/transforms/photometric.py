@@ -21,8 +21,8 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 class RandomGammaCorrection:
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_gamma_correction"
-        self.gamma = check_range(getattr(opts, f"{key}.gamma", (0.5, 1.5)), f"{key}.gamma", 0.0)
-        self.p = float(getattr(opts, f"{key}.p", 0.5))
+        self.gamma = check_range(getattr(opts, f"{key}.gamma"), f"{key}.gamma", 0.0)
+        self.p = float(getattr(opts, f"{key}.p"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -54,12 +54,12 @@ class RandomBlur:
 
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_blur"
-        self.kernel_range = tuple(int(k) for k in check_range(getattr(opts, f"{key}.kernel_size", (3, 7)),
+        self.kernel_range = tuple(int(k) for k in check_range(getattr(opts, f"{key}.kernel_size"),
                                                               f"{key}.kernel_size", 1))
-        self.kind = getattr(opts, f"{key}.kernel_type", "any")
+        self.kind = getattr(opts, f"{key}.kernel_type")
         if self.kind not in BLUR_TYPES:
             raise ConfigError(f"{key}.kernel_type: choose one of {', '.join(BLUR_TYPES)}, got {self.kind!r}")
-        self.p = float(getattr(opts, f"{key}.p", 0.5))
+        self.p = float(getattr(opts, f"{key}.p"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -96,8 +96,8 @@ class RandomBlur:
 class RandomJPEGCompress:
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_jpeg_compress"
-        self.quality = check_range(getattr(opts, f"{key}.q_factor", (5, 25)), f"{key}.q_factor", 0, 100)
-        self.p = float(getattr(opts, f"{key}.p", 0.5))
+        self.quality = check_range(getattr(opts, f"{key}.q_factor"), f"{key}.q_factor", 0, 100)
+        self.p = float(getattr(opts, f"{key}.p"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -125,8 +125,8 @@ class RandomJPEGCompress:
 class RandomGaussianNoise:
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_gauss_noise"
-        self.sigma = check_range(getattr(opts, f"{key}.sigma", (0.03, 0.1)), f"{key}.sigma", 0.0)
-        self.p = float(getattr(opts, f"{key}.p", 0.5))
+        self.sigma = check_range(getattr(opts, f"{key}.sigma"), f"{key}.sigma", 0.0)
+        self.p = float(getattr(opts, f"{key}.p"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -157,15 +157,15 @@ class PhotometricDistort:
 
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.photo_metric_distort"
-        self.alpha = check_range((getattr(opts, f"{key}.alpha_min", 0.5), getattr(opts, f"{key}.alpha_max", 1.5)),
+        self.alpha = check_range((getattr(opts, f"{key}.alpha_min"), getattr(opts, f"{key}.alpha_max")),
                                  f"{key}.alpha_min/max", 0.0)
-        self.beta = check_range((getattr(opts, f"{key}.beta_min", -0.2), getattr(opts, f"{key}.beta_max", 0.2)),
+        self.beta = check_range((getattr(opts, f"{key}.beta_min"), getattr(opts, f"{key}.beta_max")),
                                 f"{key}.beta_min/max", -0.5, 0.5)
-        self.gamma = check_range((getattr(opts, f"{key}.gamma_min", 0.5), getattr(opts, f"{key}.gamma_max", 1.5)),
+        self.gamma = check_range((getattr(opts, f"{key}.gamma_min"), getattr(opts, f"{key}.gamma_max")),
                                  f"{key}.gamma_min/max", 0.0)
-        self.delta = check_range((getattr(opts, f"{key}.delta_min", -0.05), getattr(opts, f"{key}.delta_max", 0.05)),
+        self.delta = check_range((getattr(opts, f"{key}.delta_min"), getattr(opts, f"{key}.delta_max")),
                                  f"{key}.delta_min/max", -1.0, 1.0)
-        self.p = float(getattr(opts, f"{key}.p", 0.5))
+        self.p = float(getattr(opts, f"{key}.p"))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

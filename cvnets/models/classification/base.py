@@ -119,10 +119,10 @@ class BaseEncoder(nn.Module):
 
 def build_classifier(opts: Any, in_channels: int) -> nn.Sequential:
     """Global pool -> dropout (when 0 < p < 1) -> linear, as ``classifier.fc``."""
-    n_classes = getattr(opts, "model.classification.n_classes", 1000)
-    dropout = getattr(opts, "model.classification.classifier_dropout", 0.0)
+    n_classes = getattr(opts, "model.classification.n_classes")
+    dropout = getattr(opts, "model.classification.classifier_dropout")
     classifier = nn.Sequential()
-    classifier.add_module("global_pool", GlobalPool(getattr(opts, "model.layer.global_pool", "mean")))
+    classifier.add_module("global_pool", GlobalPool(getattr(opts, "model.layer.global_pool")))
     if 0.0 < dropout < 1.0:
         classifier.add_module("dropout", nn.Dropout(p=dropout))
     classifier.add_module("fc", LinearLayer(in_channels, n_classes))

@@ -27,20 +27,20 @@ class ParCNet(BaseEncoder):
 
     def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
         super().__init__()
-        mode = getattr(opts, "model.classification.edge.mode", "outer_frame_v1")
+        mode = getattr(opts, "model.classification.edge.mode")
         if mode != "outer_frame_v1":
             raise ConfigError(f"model.classification.edge.mode {mode!r} is not supported; use outer_frame_v1 "
                               f"(the structure of the paper and of every released checkpoint)")
-        scale = getattr(opts, "model.classification.edge.scale", "scale_s")
+        scale = getattr(opts, "model.classification.edge.scale")
         if scale not in SCALES:
             raise ConfigError(f"model.classification.edge.scale {scale!r}: choose one of {', '.join(SCALES)}")
         spec = SCALES[scale]
         parc = dict(
-            kernel=getattr(opts, "model.classification.edge.kernel", "gcc_ca"),
-            fusion=getattr(opts, "model.classification.edge.fusion", "concat"),
-            instance_kernel_method=getattr(opts, "model.classification.edge.instance_kernel", "crop"),
-            use_pe=bool(getattr(opts, "model.classification.edge.use_pe", False)),
-            mid_mix=bool(getattr(opts, "model.classification.edge.mid_mix", False)),
+            kernel=getattr(opts, "model.classification.edge.kernel"),
+            fusion=getattr(opts, "model.classification.edge.fusion"),
+            instance_kernel_method=getattr(opts, "model.classification.edge.instance_kernel"),
+            use_pe=bool(getattr(opts, "model.classification.edge.use_pe")),
+            mid_mix=bool(getattr(opts, "model.classification.edge.mid_mix")),
         )
         dilate = (False, False, False) + dilation_plan(output_stride)
 

@@ -19,11 +19,11 @@ from utils.opts import add_options
 class MobileViT(BaseEncoder):
     def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
         super().__init__()
-        mode = getattr(opts, "model.classification.mit.mode", None)
+        mode = getattr(opts, "model.classification.mit.mode")
         if mode not in MODES:
             raise ConfigError(f"model.classification.mit.mode {mode!r}: choose one of {', '.join(MODES)}")
-        head_dim = getattr(opts, "model.classification.mit.head_dim", None)
-        num_heads = getattr(opts, "model.classification.mit.number_heads", None)
+        head_dim = getattr(opts, "model.classification.mit.head_dim")
+        num_heads = getattr(opts, "model.classification.mit.number_heads")
         if head_dim is not None and num_heads is not None:
             raise ConfigError("model.classification.mit.head_dim and model.classification.mit.number_heads "
                               "are mutually exclusive; set one of them")
@@ -51,12 +51,12 @@ class MobileViT(BaseEncoder):
         block = MobileViTBlock(
             opts, stage.out_channels, dim, stage.ffn_dim, n_transformer_blocks=stage.transformer_blocks,
             head_dim=head_dim, patch_h=stage.patch_h, patch_w=stage.patch_w,
-            dropout=getattr(opts, "model.classification.mit.dropout", 0.1),
-            ffn_dropout=getattr(opts, "model.classification.mit.ffn_dropout", 0.0),
-            attn_dropout=getattr(opts, "model.classification.mit.attn_dropout", 0.1),
-            norm_layer=getattr(opts, "model.classification.mit.transformer_norm_layer", "layer_norm"),
-            conv_ksize=getattr(opts, "model.classification.mit.conv_kernel_size", 3),
-            no_fusion=bool(getattr(opts, "model.classification.mit.no_fuse_local_global_features", False)),
+            dropout=getattr(opts, "model.classification.mit.dropout"),
+            ffn_dropout=getattr(opts, "model.classification.mit.ffn_dropout"),
+            attn_dropout=getattr(opts, "model.classification.mit.attn_dropout"),
+            norm_layer=getattr(opts, "model.classification.mit.transformer_norm_layer"),
+            conv_ksize=getattr(opts, "model.classification.mit.conv_kernel_size"),
+            no_fusion=bool(getattr(opts, "model.classification.mit.no_fuse_local_global_features")),
         )
         return nn.Sequential(downsample, block)
 

@@ -18,7 +18,7 @@ STAGE_KERNELS_224 = (56, 28, 14, 7)
 
 
 def parc_resize(opts: Any) -> str:
-    method = getattr(opts, "model.classification.parc.instance_kernel", "fixed")
+    method = getattr(opts, "model.classification.parc.instance_kernel")
     return "none" if method == "fixed" else method
 
 
@@ -26,14 +26,14 @@ def insert_locations(opts: Any, default: Sequence[int], enabled: bool) -> List[i
     """Per stage, the index of the first block that uses ParC (a stage's length: none does)."""
     if not enabled:
         return [10 ** 6] * len(default)
-    locations = getattr(opts, "model.classification.parc.insert_locs", None) or list(default)
+    locations = getattr(opts, "model.classification.parc.insert_locs") or list(default)
     if len(locations) != len(default):
         raise ConfigError(f"model.classification.parc.insert_locs needs {len(default)} values (one per stage), "
                           f"got {list(locations)}")
     return list(locations)
 
 
-def parc_convnets_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def arguments_parc_convnets(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("ParC ConvNets (parc_resnet, parc_mobilenetv2, parc_convnext and their "
                                       "plain baselines resnet, mobilenetv2, convnext)")
     add_options(group, "--model.classification", [
@@ -42,11 +42,5 @@ def parc_convnets_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
          dict(choices=["fixed", "interpolation_bilinear"])),
         ("parc.insert-locs", None, "per stage, the first block that uses ParC (default: the reference's)",
          dict(type=int, nargs="+")),
-        ("resnet.depth", 50, "ResNet depth", dict(choices=[50, 101, 152])),
-        ("mobilenetv2.width-mult", 1.0, "MobileNetV2 width multiplier"),
-        ("convnext.variant", "xt", "ConvNeXt size", dict(choices=["xt", "t"])),
-        ("convnext.drop-path-rate", 0.0, "stochastic depth rate of the last block (linear over depth)"),
-        ("convnext.layer-scale-init-value", 1e-6, "initial layer scale (0 disables it)"),
-        ("convnext.head-init-scale", 1.0, "scale of the classifier's initial weights"),
     ])
     return parser

@@ -1,6 +1,7 @@
 """ParC-ConvNeXt and the plain ConvNeXt it is compared with (the official ConvNeXt layout and names)."""
 from __future__ import annotations
 
+import argparse
 from typing import Any, List, Optional, Tuple
 
 import torch
@@ -10,6 +11,7 @@ from cvnets.layers import DropPath, LayerNorm2d
 from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
+from utils.opts import add_options
 
 VARIANTS = {"xt": ((3, 3, 9, 3), (48, 96, 192, 384)), "t": ((3, 3, 9, 3), (96, 192, 384, 768))}
 DEFAULT_INSERT_LOCS = (3, 3, 6, 2)
@@ -56,13 +58,24 @@ class ParCConvNeXt(nn.Module):
     use_parc = True
     profile_convention = "fvcore"  # the published counts are fvcore's
 
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("ConvNeXt (model.classification.name: convnext, parc_convnext)")
+        add_options(group, "--model.classification", [
+            ("convnext.variant", "xt", "ConvNeXt size", dict(choices=["xt", "t"])),
+            ("convnext.drop-path-rate", 0.0, "stochastic depth rate of the last block (linear over depth)"),
+            ("convnext.layer-scale-init-value", 1e-6, "initial layer scale (0 disables it)"),
+            ("convnext.head-init-scale", 1.0, "scale of the classifier's initial weights"),
+        ])
+        return parser
+
     def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
         super().__init__()
-        depths, dims = VARIANTS[getattr(opts, "model.classification.convnext.variant", "xt")]
-        n_classes = int(getattr(opts, "model.classification.n_classes", 1000))
-        drop_path_rate = float(getattr(opts, "model.classification.convnext.drop_path_rate", 0.0))
-        layer_scale = float(getattr(opts, "model.classification.convnext.layer_scale_init_value", 1e-6))
-        head_scale = float(getattr(opts, "model.classification.convnext.head_init_scale", 1.0))
+        depths, dims = VARIANTS[getattr(opts, "model.classification.convnext.variant")]
+        n_classes = int(getattr(opts, "model.classification.n_classes"))
+        drop_path_rate = float(getattr(opts, "model.classification.convnext.drop_path_rate"))
+        layer_scale = float(getattr(opts, "model.classification.convnext.layer_scale_init_value"))
+        head_scale = float(getattr(opts, "model.classification.convnext.head_init_scale"))
         locations = insert_locations(opts, DEFAULT_INSERT_LOCS, self.use_parc)
         resize = parc_resize(opts)
         self.downsample_layers = nn.ModuleList([nn.Sequential(nn.Conv2d(3, dims[0], kernel_size=4, stride=4),

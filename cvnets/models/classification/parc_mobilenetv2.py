@@ -1,6 +1,7 @@
 """ParC-MobileNetV2 and the plain MobileNetV2 it is compared with (torchvision's layout and names)."""
 from __future__ import annotations
 
+import argparse
 from typing import Any, List, Optional, Tuple
 
 import torch
@@ -11,6 +12,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 from cvnets.models.classification.parc_convnets import insert_locations, parc_resize
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
+from utils.opts import add_options
 from utils.math_utils import make_divisible
 
 # expand ratio, channels, blocks, stride of the first block, feature size at 224
@@ -53,10 +55,18 @@ class ParCMobileNetV2(nn.Module):
     use_parc = True
     profile_convention = "fvcore"  # the published counts are fvcore's
 
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("MobileNetV2 (model.classification.name: mobilenetv2, parc_mobilenetv2)")
+        add_options(group, "--model.classification", [
+            ("mobilenetv2.width-mult", 1.0, "MobileNetV2 width multiplier"),
+        ])
+        return parser
+
     def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
         super().__init__()
-        width = float(getattr(opts, "model.classification.mobilenetv2.width_mult", 1.0))
-        n_classes = int(getattr(opts, "model.classification.n_classes", 1000))
+        width = float(getattr(opts, "model.classification.mobilenetv2.width_mult"))
+        n_classes = int(getattr(opts, "model.classification.n_classes"))
         locations = insert_locations(opts, DEFAULT_INSERT_LOCS, self.use_parc)
         resize = parc_resize(opts)
         channels = make_divisible(32 * width, 8)

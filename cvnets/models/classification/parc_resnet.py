@@ -1,6 +1,7 @@
 """ParC-ResNet and the plain ResNet it is compared with (torchvision's layout and names)."""
 from __future__ import annotations
 
+import argparse
 from typing import Any, List, Optional, Tuple
 
 import torch
@@ -10,6 +11,7 @@ from torchvision.models.resnet import Bottleneck, conv1x1
 from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
+from utils.opts import add_options
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
@@ -49,10 +51,18 @@ class ParCResNet(nn.Module):
     profile_convention = "fvcore"  # the published counts are fvcore's
     default_insert_locs = (3, 4, 3, 2)
 
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("ResNet (model.classification.name: resnet, parc_resnet)")
+        add_options(group, "--model.classification", [
+            ("resnet.depth", 50, "ResNet depth", dict(choices=[50, 101, 152])),
+        ])
+        return parser
+
     def __init__(self, opts: Any, output_stride: Optional[int] = None) -> None:
         super().__init__()
-        depth = int(getattr(opts, "model.classification.resnet.depth", 50))
-        n_classes = int(getattr(opts, "model.classification.n_classes", 1000))
+        depth = int(getattr(opts, "model.classification.resnet.depth"))
+        n_classes = int(getattr(opts, "model.classification.n_classes"))
         locations = insert_locations(opts, self.default_insert_locs, self.use_parc)
         resize = parc_resize(opts)
         self.inplanes = 64

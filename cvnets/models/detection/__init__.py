@@ -13,10 +13,10 @@ from utils.opts import add_options
 
 
 def build_detection_model(opts: Any) -> nn.Module:
-    return build_on_backbone(opts, "detection", DET_MODEL_REGISTRY.get(getattr(opts, "model.detection.name", None)))
+    return build_on_backbone(opts, "detection", DET_MODEL_REGISTRY.get(getattr(opts, "model.detection.name")))
 
 
-def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def arguments_detection(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Detection models")
     add_options(group, "--model.detection", [
         ("name", None, "detection model", dict(type=str, choices=DET_MODEL_REGISTRY.names())),
@@ -30,4 +30,4 @@ def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-__all__ = ["Detections", "SingleShotDetector", "build_detection_model", "arguments"]
+__all__ = ["Detections", "SingleShotDetector", "build_detection_model", "arguments_detection"]

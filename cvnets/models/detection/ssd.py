@@ -43,14 +43,14 @@ class SingleShotDetector(nn.Module):
         self.encoder = encoder
         self.encoder.conv_1x1_exp = None
         self.encoder.classifier = None
-        n_classes = getattr(opts, "model.detection.n_classes", None)
+        n_classes = getattr(opts, "model.detection.n_classes")
         if not n_classes:
             raise ConfigError("model.detection.n_classes is not set (number of object classes + 1 for background)")
         self.n_classes = int(n_classes)
         key = "model.detection.ssd"
         self.anchor_generator = anchor_generator_from_opts(opts)
         strides = self.anchor_generator.output_strides
-        proj = [int(c) for c in getattr(opts, f"{key}.proj_channels", [128, 256, 384, 512, 768])]
+        proj = [int(c) for c in getattr(opts, f"{key}.proj_channels")]
         proj += [128] * (len(strides) - len(proj))  # as in the reference, missing entries are filled in
         if len(proj) != len(strides):
             raise ConfigError(f"{key}: {len(strides)} output strides but {len(proj)} projection sizes")
@@ -84,11 +84,11 @@ class SingleShotDetector(nn.Module):
             SSDHead(opts, c, n_anchors, self.n_classes, self.coordinates, p, kernel_size=1 if s == -1 else 3)
             for s, c, p, n_anchors in zip(strides, head_in, proj, self.anchor_generator.num_anchors_per_location()))
         self.output_strides = strides
-        self.center_variance = float(getattr(opts, f"{key}.center_variance", 0.1))
-        self.size_variance = float(getattr(opts, f"{key}.size_variance", 0.2))
-        self.conf_threshold = float(getattr(opts, f"{key}.conf_threshold", 0.05))
-        self.nms_threshold = float(getattr(opts, f"{key}.nms_iou_threshold", 0.3))
-        self.top_k = int(getattr(opts, f"{key}.num_objects_per_class", 200))
+        self.center_variance = float(getattr(opts, f"{key}.center_variance"))
+        self.size_variance = float(getattr(opts, f"{key}.size_variance"))
+        self.conf_threshold = float(getattr(opts, f"{key}.conf_threshold"))
+        self.nms_threshold = float(getattr(opts, f"{key}.nms_iou_threshold"))
+        self.top_k = int(getattr(opts, f"{key}.num_objects_per_class"))
 
     def _heads(self, x: Tensor) -> Tuple[Tensor, Tensor, List[Tuple[int, int]]]:
         points = self.encoder.extract_end_points_all(x)

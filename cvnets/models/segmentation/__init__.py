@@ -14,10 +14,10 @@ from utils.opts import add_options
 
 
 def build_segmentation_model(opts: Any) -> nn.Module:
-    return build_on_backbone(opts, "segmentation", SEG_MODEL_REGISTRY.get(getattr(opts, "model.segmentation.name", None)))
+    return build_on_backbone(opts, "segmentation", SEG_MODEL_REGISTRY.get(getattr(opts, "model.segmentation.name")))
 
 
-def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def arguments_segmentation(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Segmentation models")
     add_options(group, "--model.segmentation", [
         ("name", None, "segmentation model", dict(type=str, choices=SEG_MODEL_REGISTRY.names())),
@@ -40,4 +40,4 @@ def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-__all__ = ["SegEncoderDecoder", "build_segmentation_model", "arguments"]
+__all__ = ["SegEncoderDecoder", "build_segmentation_model", "arguments_segmentation"]

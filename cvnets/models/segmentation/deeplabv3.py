@@ -23,24 +23,24 @@ class DeepLabV3(nn.Module):
     def __init__(self, opts: Any, enc_conf: Dict[str, Dict[str, int]], use_l5_exp: bool = False) -> None:
         super().__init__()
         key = "model.segmentation"
-        n_classes = getattr(opts, f"{key}.n_classes", None)
+        n_classes = getattr(opts, f"{key}.n_classes")
         if not n_classes:
             raise ConfigError(f"{key}.n_classes is not set (21 for PASCAL VOC)")
-        rates = [int(r) for r in getattr(opts, f"{key}.deeplabv3.aspp_rates", [6, 12, 18])]
-        out_channels = int(getattr(opts, f"{key}.deeplabv3.aspp_out_channels", 256))
+        rates = [int(r) for r in getattr(opts, f"{key}.deeplabv3.aspp_rates")]
+        out_channels = int(getattr(opts, f"{key}.deeplabv3.aspp_out_channels"))
         in_channels = enc_conf["exp_before_cls" if use_l5_exp else "layer5"]["out"]
         self.aspp = nn.Sequential()
         self.aspp.add_module("aspp_layer", ASPP(opts, in_channels, out_channels, rates,
-                                                separable=bool(getattr(opts, f"{key}.deeplabv3.aspp_sep_conv", False)),
-                                                dropout=float(getattr(opts, f"{key}.deeplabv3.aspp_dropout", 0.1))))
-        dropout = float(getattr(opts, f"{key}.classifier_dropout", 0.1))
+                                                separable=bool(getattr(opts, f"{key}.deeplabv3.aspp_sep_conv")),
+                                                dropout=float(getattr(opts, f"{key}.deeplabv3.aspp_dropout"))))
+        dropout = float(getattr(opts, f"{key}.classifier_dropout"))
         self.classifier = nn.Sequential()
         if 0.0 < dropout < 1.0:
             self.classifier.add_module("classifier_dropout", nn.Dropout2d(dropout))
         self.classifier.add_module("classifier", ConvLayer(opts, out_channels, int(n_classes), 1, bias=True,
                                                            use_norm=False, use_act=False))
         self.aux_head: Optional[nn.Sequential] = None
-        if getattr(opts, f"{key}.use_aux_head", False):
+        if getattr(opts, f"{key}.use_aux_head"):
             l4 = enc_conf["layer4"]["out"]
             hidden = max(l4 // 4, 256)
             self.aux_head = nn.Sequential()
@@ -49,7 +49,7 @@ class DeepLabV3(nn.Module):
             self.aux_head.add_module("aux_classifier", ConvLayer(opts, hidden, int(n_classes), 1, bias=True,
                                                                  use_norm=False, use_act=False))
         self.use_l5_exp = use_l5_exp
-        self.lr_multiplier = float(getattr(opts, f"{key}.lr_multiplier", 1.0))
+        self.lr_multiplier = float(getattr(opts, f"{key}.lr_multiplier"))
         initialize_weights(opts, self)
 
     def forward(self, enc_out: Dict[str, Tensor], size: Tuple[int, int]) -> Union[Tensor, Tuple[Tensor, Tensor]]:

@@ -1,0 +1,66 @@
+"""What the evaluation scripts share: the model to evaluate, the images of the image modes and
+the input size."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from cvnets import get_model
+from data.datasets import read_image
+from data.loaders import eval_opts
+from engine.utils import experiment_dir
+from utils import logger
+from utils.distributed import Runtime, revert_sync_batchnorm, setup_runtime
+from utils.errors import DataError
+from utils.io import image_files, require_path
+
+
+def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, Path]:
+    """For an evaluation script: a single-process runtime, the model in eval mode with its
+    ``model.<task>.pretrained`` weights, the ``evaluation.<task>.mode`` and the output folder."""
+    setattr(opts, "ddp.enable", False)
+    runtime = setup_runtime(opts)
+    if not getattr(opts, f"model.{task}.pretrained"):
+        logger.warning(f"no --model.{task}.pretrained given: evaluating randomly initialised weights")
+    model = revert_sync_batchnorm(get_model(opts)).to(runtime.device).eval()
+    return runtime, model, getattr(opts, f"evaluation.{task}.mode"), experiment_dir(opts)
+
+
+def evaluation_images(opts: Any, task: str, mode: str) -> List[Path]:
+    """The image (single_image) or the images of the folder (image_folder) of ``evaluation.<task>.path``."""
+    option = f"evaluation.{task}.path"
+    return image_files(require_path(getattr(opts, option), option, mode), option)
+
+
+def evaluation_size(opts: Any) -> Tuple[int, int]:
+    """``(height, width)`` of the evaluation inputs: the evaluation sampler's crop size."""
+    sized = eval_opts(opts)
+    return int(getattr(sized, "sampler.bs.crop_size_height")), int(getattr(sized, "sampler.bs.crop_size_width"))
+
+
+def fit_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """``images`` resized (bilinear) down to the nearest sides that are multiples of ``multiple``
+    (at least ``multiple``), as the original evaluation does before a forward pass; unchanged when
+    they already are."""
+    h, w = images.shape[-2:]
+    new_h, new_w = max(multiple, h // multiple * multiple), max(multiple, w // multiple * multiple)
+    if (new_h, new_w) == (h, w):
+        return images
+    return torch.nn.functional.interpolate(images, size=(new_h, new_w), mode="bilinear", align_corners=False)
+
+
+def readable_images(paths: Sequence[Path], transform: Callable) -> Iterator[Tuple[Path, np.ndarray, torch.Tensor]]:
+    """``(path, image, input)`` for every image of ``paths`` that can be read: the BGR picture and
+    ``transform({"image": picture})["image"]`` as a batch of one. Unreadable files are skipped with
+    a warning that names them."""
+    for path in paths:
+        try:
+            image = read_image(path)
+        except DataError as exc:
+            logger.warning(f"skipping {exc}")
+            continue
+        yield path, image, transform({"image": image})["image"].unsqueeze(0)

@@ -1,0 +1,82 @@
+"""Option groups of the entry points themselves: common run settings, distributed set-up and
+evaluation modes (the options that belong to no registry)."""
+from __future__ import annotations
+
+import argparse
+from typing import List
+
+from utils.opts import OptionRow, add_options
+
+
+def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Common arguments")
+    add_options(group, "--common", [
+        ("config-file", None, "YAML config; a relative path is also looked up under config/", dict(type=str)),
+        ("seed", 0, "random seed"),
+        ("results-loc", "results", "folder holding one sub-folder per run"),
+        ("run-label", "run_1", "name of this run's sub-folder under common.results-loc"),
+        ("resume", None, "resume training from this checkpoint.pt", dict(type=str)),
+        ("finetune", None, "initialise the model from these weights, skipping mismatching keys", dict(type=str)),
+        ("finetune-ema", None, "initialise the EMA model from these weights", dict(type=str)),
+        ("auto-resume", False, "continue from <results>/<run>/checkpoint.pt if it exists"),
+        ("mixed-precision", False, "mixed precision: float16 with gradient scaling on CUDA, bfloat16 on CPU"),
+        ("mixed-precision-dtype", None,
+         "override the mixed-precision dtype (default: float16 on CUDA, bfloat16 on CPU)",
+         dict(type=str, choices=["float16", "bfloat16"])),
+        ("channels-last", False, "train and evaluate in channels_last memory format"),
+        ("accum-freq", 1, "accumulate gradients over this many iterations"),
+        ("accum-after-epoch", 0, "start gradient accumulation at this epoch"),
+        ("log-freq", 100, "log every this many iterations"),
+        ("grad-clip", None, "clip the gradient norm to this value", dict(type=float)),
+        ("k-best-checkpoints", 5, "average the weights of this many best epochs"),
+        ("device", None, "cpu or cuda (default: cuda when available)", dict(type=str)),
+    ])
+    return parser
+
+
+def arguments_ddp(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Distributed training",
+                                      "Launch with torchrun; these keys are read for compatibility.")
+    add_options(group, "--ddp", [
+        ("enable", True, "use DistributedDataParallel when started by torchrun (a single process otherwise)"),
+        ("rank", 0, "node rank (torchrun sets RANK)"),
+        ("world-size", -1, "world size (torchrun sets WORLD_SIZE)"),
+        ("dist-url", None, "init URL (torchrun sets MASTER_ADDR)", dict(type=str)),
+        ("dist-port", 30786, "port (torchrun sets MASTER_PORT)"),
+        ("backend", None, "process-group backend (default: nccl on CUDA, gloo on CPU)",
+         dict(type=str, choices=["nccl", "gloo"])),
+        ("find-unused-parameters", False, "let DDP tolerate parameters without gradients"),
+    ])
+    return parser
+
+
+def _evaluation_rows(resize_rounding: str = "") -> List[OptionRow]:
+    """The options every task's evaluation has; ``resize_rounding`` adds ``resize-input-images``."""
+    rows: List[OptionRow] = [
+        ("mode", "validation_set", "what to evaluate", dict(choices=["validation_set", "single_image", "image_folder"])),
+        ("path", None, "image or folder for the single_image and image_folder modes", dict(type=str)),
+    ]
+    if resize_rounding:
+        rows.append(("resize-input-images", False,
+                     "validation_set: resize images to the configured crop size before the forward pass "
+                     f"(without it, only down to multiples of {resize_rounding}); the image modes always resize"))
+    return rows
+
+
+def arguments_evaluation(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    trained_classes = ("num-classes", None, "number of classes the model was trained with (default: the model's)",
+                       dict(type=int))
+    add_options(parser.add_argument_group("Classification evaluation"), "--evaluation.classification",
+                _evaluation_rows() + [("top-k", 5, "classes printed per image in the image modes")])
+    add_options(parser.add_argument_group("Detection evaluation"), "--evaluation.detection",
+                _evaluation_rows("32") + [
+                    ("save-overlay-boxes", False, "also save validation images with the predicted boxes drawn"),
+                    trained_classes])
+    add_options(parser.add_argument_group("Segmentation evaluation"), "--evaluation.segmentation",
+                _evaluation_rows("the output stride") + [
+                    ("apply-color-map", False, "save colour-mapped masks"),
+                    ("save-overlay-rgb-pred", False, "save the prediction blended over the image"),
+                    ("save-masks", False, "save the predicted label masks as PNG"),
+                    ("overlay-mask-weight", 0.5, "weight of the mask in the overlay"),
+                    trained_classes])
+    return parser

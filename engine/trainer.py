@@ -15,7 +15,7 @@ from tqdm import tqdm
 from cvnets import EMA
 from engine.checkpoints import CheckpointManager
 from engine.evaluation import evaluate
-from engine.utils import detach_float, format_duration, to_device
+from engine.utils import detach_float, format_duration, forward_model, to_device
 from metrics import Statistics
 from optim import BaseScheduler
 from utils import logger
@@ -93,8 +93,8 @@ class Trainer:
                 break
             if batch is None:
                 continue
-            images = batch["image"].to(self.runtime.device, non_blocking=True)
-            if self.channels_last:
+            images = to_device(batch["image"], self.runtime.device)  # a tensor, or a list of differently sized ones
+            if self.channels_last and isinstance(images, torch.Tensor):
                 images = images.contiguous(memory_format=torch.channels_last)
             target = to_device(batch["label"], self.runtime.device)
             lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
@@ -102,7 +102,7 @@ class Trainer:
             context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()
             with context:
                 with self.runtime.autocast():
-                    prediction = self.model(images)
+                    prediction = forward_model(self.model, images, target)
                     loss = self.criterion(prediction, target)
                 if not torch.isfinite(loss.detach()):
                     raise TrainingError(
@@ -119,7 +119,7 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 if self.ema is not None:
                     self.ema.update(self.model)
-            n = images.shape[0]
+            n = len(images)
             seen += n
             stats.update(detach_float(prediction), target, loss.detach(), n)
             self.iterations += 1

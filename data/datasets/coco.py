@@ -20,6 +20,24 @@ from utils import logger
 from utils.errors import DataError
 
 
+def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
+    """The ``height x width`` uint8 mask of a COCO ``segmentation``: polygons (a list of
+    ``[x1, y1, x2, y2, ...]``, merged), uncompressed RLE (``counts`` a list) or compressed RLE."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segmentation, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+        rle = mask_utils.frPyObjects(segmentation, height, width)
+    elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
+        rle = segmentation
+    else:
+        raise DataError(f"not a COCO segmentation (polygons or RLE): {str(segmentation)[:60]}")
+    if list(rle["size"]) != [height, width]:
+        raise DataError(f"a segmentation of size {list(rle['size'])} on an image of size {[height, width]}")
+    return mask_utils.decode(rle)
+
+
 def load_coco(annotation_file: Path) -> Any:
     """A pycocotools ``COCO`` index of ``annotation_file`` (its progress messages silenced)."""
     from pycocotools.coco import COCO
@@ -58,10 +76,12 @@ class COCODetection(BaseImageDataset):
         self.class_names = ["background"] + [self.coco.cats[c]["name"] for c in categories]
         self.num_classes = len(self.class_names)
         self._annotations: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
+        self._annotation_ids: Dict[int, List[int]] = {}  # of the boxes kept, in their order
         dropped = 0
         for image_id in self.coco.imgs:
-            boxes, labels, n_dropped = self._load_annotations(image_id)
+            boxes, labels, kept, n_dropped = self._load_annotations(image_id)
             self._annotations[image_id] = (boxes, labels)
+            self._annotation_ids[image_id] = kept
             dropped += n_dropped
         all_ids = sorted(self.coco.imgs)
         self.ids = [i for i in all_ids if len(self._annotations[i][1])] if is_training else all_ids
@@ -72,9 +92,9 @@ class COCODetection(BaseImageDataset):
             logger.log(f"COCO {self.split}: {dropped} crowd or empty boxes left out"
                        + (f"; {unused} images without boxes not used for training" if unused else ""))
 
-    def _load_annotations(self, image_id: int) -> Tuple[np.ndarray, np.ndarray, int]:
+    def _load_annotations(self, image_id: int) -> Tuple[np.ndarray, np.ndarray, List[int], int]:
         annotations = self.coco.imgToAnns.get(image_id, [])
-        boxes, labels, dropped = [], [], 0
+        boxes, labels, kept, dropped = [], [], [], 0
         for ann in annotations:
             x, y, w, h = ann["bbox"]
             if ann.get("iscrowd", 0) or w <= 0 or h <= 0 or ann["category_id"] not in self.coco_to_label:
@@ -82,7 +102,21 @@ class COCODetection(BaseImageDataset):
                 continue
             boxes.append([x, y, x + w, y + h])
             labels.append(self.coco_to_label[ann["category_id"]])
-        return (np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), dropped)
+            kept.append(ann["id"])
+        return (np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), kept, dropped)
+
+    def instance_masks(self, image_id: int, height: int, width: int) -> np.ndarray:
+        """``N x height x width`` uint8 masks of the boxes kept for ``image_id``, in their order."""
+        masks = []
+        for ann_id in self._annotation_ids[image_id]:
+            ann = self.coco.anns[ann_id]
+            if "segmentation" not in ann:
+                raise DataError(f"{self.annotation_file}: annotation {ann_id} has no segmentation")
+            try:
+                masks.append(decode_segmentation(ann["segmentation"], height, width))
+            except DataError as exc:
+                raise DataError(f"{self.annotation_file}, annotation {ann_id}: {exc}") from None
+        return np.stack(masks) if masks else np.zeros((0, height, width), np.uint8)
 
     def __len__(self) -> int:
         return len(self.ids)

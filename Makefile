@@ -3,6 +3,8 @@
 # make demo-det  SSD with a ParC-Net backbone on digits pasted on backgrounds (COCO format), COCO AP
 # make demo-seg  DeepLabV3 with a ParC-Net backbone on the same kind of pictures (VOC format), mIoU
 #                (both start from the backbone `make demo` trains, as the paper's start from ImageNet)
+# make demo-maskrcnn  Mask R-CNN with a ParC-Net backbone on the COCO-format pictures, box and mask AP
+# make demo-upernet   UperNet with a ParC-Net backbone on ADE20K-format pictures, mIoU
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +13,7 @@ STAMP := $(VENV)/.requirements-installed
 DEMO_DATA := data/demo/generated
 BACKBONE := results/demo/checkpoint_ema_avg.pt
 
-.PHONY: all venv test demo demo-data demo-det demo-seg clean help
+.PHONY: all venv test demo demo-data demo-det demo-seg demo-maskrcnn demo-upernet clean help
 
 all: help
 
@@ -19,6 +21,7 @@ help:
 	@echo "make demo   train ParC-Net on the bundled digits and evaluate it (results/demo/)"
 	@echo "make test   run the test suite"
 	@echo "make demo-det / make demo-seg   detection and segmentation demos (results/demo_det/, results/demo_seg/)"
+	@echo "make demo-maskrcnn / make demo-upernet   Mask R-CNN and UperNet demos (results/demo_maskrcnn/, results/demo_upernet/)"
 	@echo "make venv   create $(VENV) and install requirements.txt"
 	@echo "make clean  remove generated data and results"
 
@@ -62,6 +65,25 @@ demo-det: $(STAMP) $(BACKBONE)
 
 demo-seg: $(STAMP) $(BACKBONE)
 	$(call task_demo,segmentation,digits_voc,config/segmentation/demo/deeplabv3_parcnet_digits.yaml,eval_seg.py,demo_seg)
+
+# both evaluate the pictures at their own size (Mask R-CNN resizes its inputs itself)
+demo-maskrcnn: $(STAMP) $(BACKBONE)
+	$(PY) -m data.demo.prepare --task detection --out $(DEMO_DATA)/digits_coco
+	rm -rf results/demo_maskrcnn
+	$(PY) main_train.py --common.config-file config/detection/demo/maskrcnn_parcnet_digits.yaml \
+		--model.classification.pretrained $(BACKBONE)
+	$(PY) eval_det.py --common.config-file config/detection/demo/maskrcnn_parcnet_digits.yaml \
+		--model.detection.pretrained results/demo_maskrcnn/checkpoint_ema_avg.pt --evaluation.detection.mode validation_set
+	@echo "metrics: results/demo_maskrcnn/eval_metrics.json"
+
+demo-upernet: $(STAMP) $(BACKBONE)
+	$(PY) -m data.demo.prepare --task ade20k --out $(DEMO_DATA)/digits_ade
+	rm -rf results/demo_upernet
+	$(PY) main_train.py --common.config-file config/segmentation/demo/upernet_parcnet_digits.yaml \
+		--model.classification.pretrained $(BACKBONE)
+	$(PY) eval_seg.py --common.config-file config/segmentation/demo/upernet_parcnet_digits.yaml \
+		--model.segmentation.pretrained results/demo_upernet/checkpoint_ema_avg.pt --evaluation.segmentation.mode validation_set
+	@echo "metrics: results/demo_upernet/eval_metrics.json"
 
 clean:
 	rm -rf $(DEMO_DATA) results

@@ -56,11 +56,17 @@ def fit_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
 def readable_images(paths: Sequence[Path], transform: Callable) -> Iterator[Tuple[Path, np.ndarray, torch.Tensor]]:
     """``(path, image, input)`` for every image of ``paths`` that can be read: the BGR picture and
     ``transform({"image": picture})["image"]`` as a batch of one. Unreadable files are skipped with
-    a warning that names them."""
+    a warning that names them; when none can be read, that is an error."""
+    readable = 0
     for path in paths:
         try:
             image = read_image(path)
         except DataError as exc:
+            if len(paths) == 1:
+                raise
             logger.warning(f"skipping {exc}")
             continue
+        readable += 1
         yield path, image, transform({"image": image})["image"].unsqueeze(0)
+    if not readable:
+        raise DataError(f"none of the {len(paths)} images could be read")

@@ -58,31 +58,48 @@ class COCODetection(BaseImageDataset):
         self.class_names = ["background"] + [self.coco.cats[c]["name"] for c in categories]
         self.num_classes = len(self.class_names)
         self._annotations: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
-        dropped = 0
+        counts = {"left out": 0, "clipped": 0, "outside": 0}
         for image_id in self.coco.imgs:
-            boxes, labels, n_dropped = self._load_annotations(image_id)
+            boxes, labels = self._load_annotations(image_id, counts)
             self._annotations[image_id] = (boxes, labels)
-            dropped += n_dropped
         all_ids = sorted(self.coco.imgs)
         self.ids = [i for i in all_ids if len(self._annotations[i][1])] if is_training else all_ids
         if not self.ids:
             raise DataError(f"{self.annotation_file} holds no images" + (" with boxes" if is_training else ""))
         unused = len(all_ids) - len(self.ids)
-        if dropped or unused:
-            logger.log(f"COCO {self.split}: {dropped} crowd or empty boxes left out"
-                       + (f"; {unused} images without boxes not used for training" if unused else ""))
+        notes = [f"{counts['left out']} crowd or empty boxes left out"] if counts["left out"] else []
+        if counts["clipped"]:
+            notes.append(f"{counts['clipped']} boxes reaching outside their image clipped to it")
+        if counts["outside"]:
+            notes.append(f"{counts['outside']} boxes entirely outside their image left out")
+        if unused:
+            notes.append(f"{unused} images without boxes not used for training")
+        if notes:
+            logger.log(f"COCO {self.split}: " + "; ".join(notes))
 
-    def _load_annotations(self, image_id: int) -> Tuple[np.ndarray, np.ndarray, int]:
-        annotations = self.coco.imgToAnns.get(image_id, [])
-        boxes, labels, dropped = [], [], 0
-        for ann in annotations:
+    def _load_annotations(self, image_id: int, counts: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+        """The image's boxes (corner form, clipped to the image when it states its size) and labels;
+        ``counts`` tallies the boxes left out or clipped."""
+        info = self.coco.imgs[image_id]
+        width, height = info.get("width"), info.get("height")
+        boxes, labels = [], []
+        for ann in self.coco.imgToAnns.get(image_id, []):
             x, y, w, h = ann["bbox"]
             if ann.get("iscrowd", 0) or w <= 0 or h <= 0 or ann["category_id"] not in self.coco_to_label:
-                dropped += 1
+                counts["left out"] += 1
                 continue
-            boxes.append([x, y, x + w, y + h])
+            box = [x, y, x + w, y + h]
+            if width and height:
+                clipped = [min(max(box[0], 0), width), min(max(box[1], 0), height),
+                           min(max(box[2], 0), width), min(max(box[3], 0), height)]
+                if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                    counts["outside"] += 1
+                    continue
+                counts["clipped"] += clipped != box
+                box = clipped
+            boxes.append(box)
             labels.append(self.coco_to_label[ann["category_id"]])
-        return (np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), dropped)
+        return np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -20,5 +20,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     train(get_training_arguments(args))
 
 
+def cli() -> int:
+    """The ``parcnet-train`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

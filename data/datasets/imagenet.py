@@ -8,7 +8,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 
 from data.datasets.base import BaseImageDataset, read_image
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import (CenterCrop, Compose, RandomResizedCrop, Resize, ToTensor, augmentation_transforms)
+from data.transforms import Compose, RandomResizedCrop, Resize, ToTensor, augmentation_transforms
+from data.transforms.presets import classification_eval_transform
 from utils.errors import DataError
 
 
@@ -44,8 +45,7 @@ class ImageNetDataset(BaseImageDataset):
         return Compose([first, *augmentation_transforms(self.opts), ToTensor()])
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
-        side = min(size)
-        return Compose([Resize(self.opts, side + 32), CenterCrop(self.opts, side), ToTensor()])
+        return classification_eval_transform(self.opts, min(size))
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         path, target = self.samples[index]

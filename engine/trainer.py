@@ -195,7 +195,8 @@ class Trainer:
                 self._scalars("val_ema", ema_values, epoch)
             self._scalars("lr", {f"group_{i}": lr for i, lr in
                                  enumerate(BaseScheduler.current_lrs(self.optimizer))}, epoch)
-            record = {"epoch": epoch, "iterations": self.iterations, "train": train_values, "val": val_values}
+            record = {"epoch": epoch, "iterations": self.iterations, "train": train_values, "val": val_values,
+                      "lr": BaseScheduler.current_lrs(self.optimizer)[0]}
             if ema_values is not None:
                 record["val_ema"] = ema_values
             with open(self.exp_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:

@@ -63,7 +63,8 @@ def measure_models(names: Sequence[str], build: Callable[[str], nn.Module], inpu
         profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages(),
                                 getattr(model, "profile_convention", "cvnets"))
         entry = zoo_entry(name)
-        rows.append({"model": name, "title": entry.title, "task": entry.task, "input_size": [h, w],
+        rows.append({"model": name, "title": entry.title, "task": entry.task, "baseline": entry.baseline,
+                     "input_size": [h, w],
                      "params": int(profile.params), "macs": int(round(profile.macs))})
         inputs[name] = (model, x)
     latency = interleaved_latency(inputs, warmup, repeats)
@@ -80,7 +81,7 @@ def draw_charts(rows: Sequence[Dict[str, Any]], out_dir: Path, threads: int) -> 
     """One chart per task that has a model with a published result: the result against
     parameters, MACs and latency."""
     axes = (("params_m", "parameters (M)"), ("macs_g", "multiply-adds (G)"),
-            ("latency_ms", f"CPU latency, batch 1, {threads} threads (ms)"))
+            ("latency_ms", f"CPU latency, batch 1, {threads} thread{'' if threads == 1 else 's'} (ms)"))
     written = []
     for task, (metric, label) in TASK_METRICS.items():
         points = [dict(row, params_m=row["params"] / 1e6, macs_g=row["macs"] / 1e9, parc="parc" in row["model"])

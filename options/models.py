@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cvnets import get_model
-from cvnets.models.zoo import MODEL_ZOO, zoo_entry
+from cvnets.models.zoo import zoo_entry
 from options.parser import build_parser, parse_options
 from options.values import convert_yaml_value, declared_actions
 from utils.errors import ConfigError
@@ -25,12 +25,10 @@ TRAINING_DESCRIPTION = "Train a model from a YAML config."
 
 
 def _config_path(name: str) -> Path:
-    if name in MODEL_ZOO:
-        return zoo_entry(name).config_path
-    if name.endswith((".yaml", ".yml")) or os.sep in name:
+    """The config of a named model, or ``name`` itself when it is the path of a YAML file."""
+    if str(name).endswith((".yaml", ".yml")) or os.sep in str(name):
         return Path(name)
-    zoo_entry(name)  # raises with the closest names
-    raise AssertionError("unreachable")
+    return zoo_entry(name).config_path  # an unknown name raises with the closest ones
 
 
 def _option_key(key: str, task: str, known: Dict[str, Any]) -> str:

@@ -84,3 +84,25 @@ def test_importing_cvnets_does_not_import_options():
     code = "import sys, cvnets; cvnets.list_models(); print('options' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "False"
+
+
+def test_the_readme_inference_example_runs(tmp_path, monkeypatch, capsys):
+    import ast
+    import re
+
+    import cv2
+    import numpy as np
+
+    from data.class_names import imagenet_class_names
+
+    readme = (ROOT / "README.md").read_text()
+    example = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_image" in block)
+    assert len(example.strip().splitlines()) == 5
+    torch.manual_seed(0)
+    atomic_save(cvnets.create_model("parcnet_s").state_dict(), tmp_path / "checkpoint_ema_avg.pt")
+    cv2.imwrite(str(tmp_path / "cat.jpg"), np.random.default_rng(0).integers(0, 255, (200, 300, 3), np.uint8))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    printed = ast.literal_eval(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(printed) == 5 and all(name in imagenet_class_names() for name, _ in printed)
+    assert [p for _, p in printed] == sorted((p for _, p in printed), reverse=True)

@@ -1,7 +1,6 @@
 """Readable predictions: class names of folders, ImageNet, COCO and VOC in the evaluation scripts."""
 import json
 
-import cv2
 import numpy as np
 import pytest
 import torch

@@ -7,7 +7,6 @@ import sys
 import tomllib
 import venv
 
-import pytest
 
 from conftest import ROOT
 
@@ -72,3 +71,27 @@ def test_editable_install_in_a_fresh_environment(tmp_path):
     assert built.stdout.split()[-1] == "2185384"
     for command in PYPROJECT["project"]["scripts"]:
         assert (bindir / command).is_file()
+
+
+def test_an_installed_copy_finds_its_configs(tmp_path):
+    """A regular (not editable) install of a copy of the sources: the configs come with the
+    packages, and a model builds by name from another folder."""
+    import shutil
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", *PYPROJECT["tool"]["setuptools"]["py-modules"]):
+        shutil.copy2(ROOT / (name if "." in name else f"{name}.py"), source)
+    for folder in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]:
+        shutil.copytree(ROOT / folder.rstrip("*"), source / folder.rstrip("*"),
+                        ignore=shutil.ignore_patterns("__pycache__", "generated"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation",
+                    "--target", str(tmp_path / "site"), str(source)], check=True, cwd=tmp_path, timeout=120)
+    assert (tmp_path / "site" / "config" / "classification" / "edgeformer" / "edgeformer_s.yaml").is_file()
+    shutil.rmtree(source)
+    environment = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    code = ("import cvnets, utils.config_file as c; m = cvnets.create_model('mobilevit_xs'); "
+            "print(c.CONFIG_DIR, sum(p.numel() for p in m.parameters()))")
+    built = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True,
+                           text=True, timeout=120, check=True)
+    assert built.stdout.split() == [str(tmp_path / "site" / "config"), "2317848"]

@@ -71,16 +71,23 @@ def plot_tradeoffs(points: Sequence[Dict[str, Any]], metric: str, metric_label: 
                    title: str, out_file: Path) -> Path:
     """One panel per ``(key, axis label)`` of ``axes``: ``point[metric]`` against ``point[key]``
     for every point that has both. A point is a dict with ``title`` (its label), the metric, the
-    cost keys and ``parc`` (ParC models are drawn as red diamonds, the others as blue circles)."""
-    figure = _figure(4.6 * len(axes), 3.8)
+    cost keys, ``parc`` (ParC models are drawn as red diamonds, the others as blue circles) and
+    optionally ``model`` and ``baseline`` (a dotted line joins a point to its baseline's)."""
+    figure = _figure(4.8 * len(axes), 4.2)
     for axis, (key, label) in zip(figure.subplots(1, len(axes), squeeze=False)[0], axes):
         shown = [p for p in points if p.get(key) is not None and p.get(metric) is not None]
+        by_model = {p.get("model"): p for p in shown}
+        for point in shown:
+            base = by_model.get(point.get("baseline"))
+            if base is not None:  # a ParC model and the model it modifies
+                axis.plot([base[key], point[key]], [base[metric], point[metric]], ":", color="grey", zorder=2)
         for point in shown:
             parc = bool(point.get("parc"))
             axis.scatter(point[key], point[metric], s=60, marker="D" if parc else "o",
                          color="tab:red" if parc else "tab:blue", alpha=0.8, zorder=3)
             axis.annotate(point["title"], (point[key], point[metric]), textcoords="offset points",
-                          xytext=(4, 4), fontsize=7)
+                          xytext=(-4, 6) if parc else (5, -11), ha="right" if parc else "left", fontsize=7,
+                          color="tab:red" if parc else "black")
         if shown and max(p[key] for p in shown) > 20 * min(p[key] for p in shown):
             axis.set_xscale("log")
         axis.set_xlabel(label)

@@ -15,11 +15,13 @@ from utils.errors import ConfigError
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """A named model: its task, its config (relative to ``config/``) and a readable title."""
+    """A named model: its task, its config (relative to ``config/``), a readable title and, for a
+    ParC model, the named model it is compared with in the papers (``baseline``)."""
 
     task: str
     config: str
     title: str
+    baseline: Optional[str] = None
 
     @property
     def config_path(self) -> Path:
@@ -28,24 +30,24 @@ class ZooEntry:
 
 MODEL_ZOO: Dict[str, ZooEntry] = {
     "parcnet_xs": ZooEntry("classification", "classification/edgeformer/edgeformer_xs.yaml", "ParC-Net-XS"),
-    "parcnet_s": ZooEntry("classification", "classification/edgeformer/edgeformer_s.yaml", "ParC-Net-S"),
+    "parcnet_s": ZooEntry("classification", "classification/edgeformer/edgeformer_s.yaml", "ParC-Net-S", "mobilevit_s"),
     "parcnet_h": ZooEntry("classification", "classification/edgeformer/edgeformer_h.yaml", "ParC-Net-H"),
     "mobilevit_xs": ZooEntry("classification", "classification/mobilevit/mobilevit_x_small.yaml", "MobileViT-XS"),
     "mobilevit_s": ZooEntry("classification", "classification/mobilevit/mobilevit_small.yaml", "MobileViT-S"),
     "parc_convnext_xt": ZooEntry("classification", "classification/parc_convnets/parc_convnext_xt.yaml",
-                                 "ParC-ConvNeXt-XT"),
+                                 "ParC-ConvNeXt-XT", "convnext_xt"),
     "convnext_xt": ZooEntry("classification", "classification/parc_convnets/convnext_xt.yaml", "ConvNeXt-XT"),
-    "parc_resnet50": ZooEntry("classification", "classification/parc_convnets/parc_resnet50.yaml", "ParC-ResNet50"),
+    "parc_resnet50": ZooEntry("classification", "classification/parc_convnets/parc_resnet50.yaml", "ParC-ResNet50", "resnet50"),
     "resnet50": ZooEntry("classification", "classification/parc_convnets/resnet50.yaml", "ResNet50"),
     "parc_mobilenetv2": ZooEntry("classification", "classification/parc_convnets/parc_mobilenetv2.yaml",
-                                 "ParC-MobileNetV2"),
+                                 "ParC-MobileNetV2", "mobilenetv2"),
     "mobilenetv2": ZooEntry("classification", "classification/parc_convnets/mobilenetv2.yaml", "MobileNetV2"),
-    "ssd_parcnet_s": ZooEntry("detection", "detection/edgeformer/ssd_edgeformer_s.yaml", "SSD ParC-Net-S"),
+    "ssd_parcnet_s": ZooEntry("detection", "detection/edgeformer/ssd_edgeformer_s.yaml", "SSD ParC-Net-S", "ssd_mobilevit_s"),
     "ssd_mobilevit_s": ZooEntry("detection", "detection/mobilevit/ssd_mobilevit_small_320.yaml", "SSD MobileViT-S"),
     "ssd_mobilevit_xs": ZooEntry("detection", "detection/mobilevit/ssd_mobilevit_x_small_320.yaml",
                                  "SSD MobileViT-XS"),
     "deeplabv3_parcnet_s": ZooEntry("segmentation", "segmentation/edgeformer/deeplabv3_edgeformer_s.yaml",
-                                    "DeepLabV3 ParC-Net-S"),
+                                    "DeepLabV3 ParC-Net-S", "deeplabv3_mobilevit_s"),
     "deeplabv3_mobilevit_s": ZooEntry("segmentation", "segmentation/mobilevit/deeplabv3_mobilevit_small.yaml",
                                       "DeepLabV3 MobileViT-S"),
     "deeplabv3_mobilevit_xs": ZooEntry("segmentation", "segmentation/mobilevit/deeplabv3_mobilevit_x_small.yaml",

@@ -64,8 +64,7 @@ def measure_models(names: Sequence[str], build: Callable[[str], nn.Module], inpu
                                 getattr(model, "profile_convention", "cvnets"))
         entry = zoo_entry(name)
         rows.append({"model": name, "title": entry.title, "task": entry.task, "baseline": entry.baseline,
-                     "input_size": [h, w],
-                     "params": int(profile.params), "macs": int(round(profile.macs))})
+                     "input_size": [h, w], "params": int(profile.params), "macs": int(round(profile.macs))})
         inputs[name] = (model, x)
     latency = interleaved_latency(inputs, warmup, repeats)
     for row in rows:

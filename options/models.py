@@ -16,13 +16,10 @@ from torch import nn
 
 from cvnets import get_model
 from cvnets.models.zoo import zoo_entry
-from options.parser import build_parser, parse_options
+from options.parser import parse_options, training_parser
 from options.values import convert_yaml_value, declared_actions
 from utils.errors import ConfigError
 from utils.opts import Options
-
-TRAINING_DESCRIPTION = "Train a model from a YAML config."
-
 
 def _config_path(name: str) -> Path:
     """The config of a named model, or ``name`` itself when it is the path of a YAML file."""
@@ -51,7 +48,7 @@ def model_options(name: str, pretrained: Optional[Union[str, os.PathLike]] = Non
     if pretrained is True:
         raise ConfigError("create_model: pretrained=True would need a download; pass the path of a local "
                           "checkpoint file (see pretrained_models/README.md)")
-    parser = build_parser(TRAINING_DESCRIPTION)
+    parser = training_parser()
     opts = parse_options(parser, ["--common.config-file", str(_config_path(name))])
     task = getattr(opts, "dataset.category")
     actions = declared_actions(parser)

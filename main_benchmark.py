@@ -5,6 +5,8 @@
 
 MACs follow the reference profiler's conventions (see cvnets/misc/profiler.py). The last line
 printed is a JSON object: model, params, macs, input_size [h, w] (and latency_ms, threads).
+``--benchmark.plot DIR`` measures every named model that has a published result and draws the
+result charts (accuracy against parameters, MACs and latency per task) into DIR.
 ``--benchmark.compare-parc`` times the model with the two implementations of the ParC
 convolution (circulant products, and the reference's concatenate-and-convolve) side by side.
 """
@@ -36,6 +38,10 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         ("warmup", 5, "untimed runs first"),
         ("repeats", 30, "timed runs (the median is reported)"),
         ("threads", None, "torch CPU threads (default: torch's)", dict(type=int)),
+        ("plot", None, "draw the result charts of the named models into this folder (see engine/benchmark_charts.py)",
+         dict(type=str)),
+        ("plot-models", None, "models of the charts (default: every named model with a published result)",
+         dict(type=str, nargs="+")),
     ])
     return parser
 
@@ -71,6 +77,12 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     threads = getattr(opts, "benchmark.threads")
     if threads:
         torch.set_num_threads(threads)
+    if getattr(opts, "benchmark.plot"):
+        from engine.benchmark_charts import benchmark_charts
+        from options.models import create_model
+
+        benchmark_charts(opts, create_model)
+        return
     model = get_model(opts).eval()
     h, w = input_size(opts)
     name = Path(getattr(opts, "common.config_file") or "model").stem
@@ -106,5 +118,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     print(json.dumps(result))
 
 
+def cli() -> int:
+    """The ``parcnet-benchmark`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

@@ -22,5 +22,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     launch(sys.argv[1:] if args is None else args)
 
 
+def cli() -> int:
+    """The ``parcnet-train`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

@@ -241,7 +241,7 @@ class Trainer:
             if is_ema_best:
                 self.ema_best_metric = ema_score
         record: Dict[str, Any] = {"epoch": epoch, "iterations": self.iterations, "train": train_values,
-                                  "val": val_values}
+                                  "val": val_values, "lr": BaseScheduler.current_lrs(self.optimizer)[0]}
         if ema_values is not None:
             record["val_ema"] = ema_values
         self.history.append(record)

@@ -17,6 +17,7 @@ from engine.utils import experiment_dir
 from loss_fn import build_loss
 from optim import BaseScheduler, build_optimizer, build_scheduler
 from utils import logger
+from utils.charts import write_training_curves
 from utils.checkpoint import load_matching, read_checkpoint, state_dict_from
 from utils.distributed import Runtime, cleanup, on_main, revert_sync_batchnorm, setup_runtime
 from utils.errors import ConfigError
@@ -139,6 +140,8 @@ def train(opts: Any) -> Path:
         trainer = Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader,
                           train_sampler, exp_dir, ema=ema, scaler=scaler, state=state)
         trainer.run()
+        if runtime.is_main:
+            write_training_curves(exp_dir)
         return exp_dir
     finally:
         logger.remove_file()

@@ -94,9 +94,14 @@ def parse_options(parser: argparse.ArgumentParser, args: Optional[Sequence[str]]
     return opts
 
 
+def training_parser() -> OptionParser:
+    """The parser of training (``main_train.py``), which declares every option a model reads."""
+    return build_parser("Train a model from a YAML config.")
+
+
 def get_training_arguments(args: Optional[Sequence[str]] = None) -> Options:
     """Options for training (``main_train.py``)."""
-    return parse_options(build_parser("Train a model from a YAML config."), args)
+    return parse_options(training_parser(), args)
 
 
 def get_eval_arguments(args: Optional[Sequence[str]] = None) -> Options:

@@ -1,5 +1,6 @@
-"""COCO object detection (``root/annotations/instances_{train,val}2017.json`` and
-``root/images/{train,val}2017/``), read with pycocotools."""
+"""COCO object detection (``root/annotations/instances_{train,val}2017.json``, the images in
+``root/images/{train,val}2017/`` or, as the official archives unpack, ``root/{train,val}2017/``),
+read with pycocotools."""
 from __future__ import annotations
 
 import contextlib
@@ -33,6 +34,17 @@ def load_coco(annotation_file: Path) -> Any:
         raise DataError(f"cannot read COCO annotations {annotation_file}: {exc}") from None
 
 
+def coco_image_dir(root: Path, split: str, option: str) -> Path:
+    """The image folder of ``split`` (``val2017``): ``root/images/<split>`` (the reference's
+    layout) or ``root/<split>`` (the official archives unpacked); an error naming both otherwise."""
+    candidates = [root / "images" / split, root / split]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise DataError(f"{option}: no COCO {split} images under {root}: looked for {candidates[0]}/ and "
+                    f"{candidates[1]}/ (the official unpacked layout: train2017/, val2017/, annotations/)")
+
+
 @DATASET_REGISTRY.register("coco")
 class COCODetection(BaseImageDataset):
     """Images with their boxes (corner form, pixels) and contiguous labels 1..K (0 is background).
@@ -48,9 +60,7 @@ class COCODetection(BaseImageDataset):
         root = self.check_root()
         self.split = "train" if is_training else "val"
         self.annotation_file = root / "annotations" / f"instances_{self.split}{self.year}.json"
-        self.image_dir = root / "images" / f"{self.split}{self.year}"
-        if not self.image_dir.is_dir():
-            raise DataError(f"{self.root_option}: image folder not found: {self.image_dir}")
+        self.image_dir = coco_image_dir(root, f"{self.split}{self.year}", self.root_option)
         self.coco = load_coco(self.annotation_file)
         categories = sorted(self.coco.getCatIds())
         self.coco_to_label = {cat: i + 1 for i, cat in enumerate(categories)}

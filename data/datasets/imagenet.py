@@ -10,7 +10,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 
 from data.datasets.base import BaseImageDataset, read_image
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import (CenterCrop, Compose, RandomResizedCrop, Resize, ToTensor, augmentation_transforms)
+from data.transforms import Compose, RandomResizedCrop, Resize, ToTensor, augmentation_transforms
+from data.transforms.presets import classification_eval_transform
 from utils import logger
 from utils.errors import DataError
 
@@ -18,10 +19,10 @@ from utils.errors import DataError
 CLASS_LIST_FILE = "classes.json"
 
 
-def training_classes(opts: Any, split_root: Path) -> Optional[List[str]]:
+def training_classes(opts: Any) -> Optional[List[str]]:
     """The class names of the training set, in label order: the folders of ``dataset.root_train``,
-    else the ``classes.json`` beside ``model.classification.pretrained``; ``None`` (with a warning)
-    when neither is there."""
+    else the ``classes.json`` beside ``model.classification.pretrained``; ``None`` when neither is
+    there."""
     train_root = getattr(opts, "dataset.root_train")
     if train_root and Path(train_root).expanduser().is_dir():
         try:
@@ -38,8 +39,6 @@ def training_classes(opts: Any, split_root: Path) -> Optional[List[str]]:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise DataError(f"{listed} must hold a JSON list of class names")
         return names
-    logger.warning(f"class labels follow the folders of {split_root}: without dataset.root_train or a "
-                   f"{CLASS_LIST_FILE} beside the weights, they match training only if its folders were the same")
     return None
 
 
@@ -64,7 +63,7 @@ class ImageNetDataset(BaseImageDataset):
             own_classes, _ = find_classes(str(root))
         except FileNotFoundError as exc:
             raise DataError(f"{self.root_option}: {root}: {exc}") from None
-        self.classes = own_classes if is_training else (training_classes(opts, root) or own_classes)
+        self.classes = own_classes if is_training else (training_classes(opts) or self._own(own_classes, root))
         unknown = sorted(set(own_classes) - set(self.classes))
         if unknown:
             raise DataError(f"{self.root_option}: {root} has classes the training set lacks: "
@@ -79,6 +78,12 @@ class ImageNetDataset(BaseImageDataset):
             raise DataError(f"{self.root_option}: no images found under {root}")
         self.use_rrc = bool(getattr(opts, "image_augmentation.random_resized_crop.enable"))
 
+    @staticmethod
+    def _own(classes: List[str], root: Path) -> List[str]:
+        logger.warning(f"class labels follow the folders of {root}: without dataset.root_train or a "
+                       f"{CLASS_LIST_FILE} beside the weights, they match training only if its folders were the same")
+        return classes
+
     def __len__(self) -> int:
         return len(self.samples)
 
@@ -91,8 +96,7 @@ class ImageNetDataset(BaseImageDataset):
         return Compose([first, *augmentation_transforms(self.opts), ToTensor()])
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
-        side = min(size)
-        return Compose([Resize(self.opts, side + 32), CenterCrop(self.opts, side), ToTensor()])
+        return classification_eval_transform(self.opts, min(size))
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         path, target = self.samples[index]

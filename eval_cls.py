@@ -56,7 +56,7 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
     from engine.eval_setup import evaluation_size, readable_images
 
     side = min(evaluation_size(opts))
-    transform = Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor()])
+    transform = Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor(opts)])
     names = None
     results = []
     model.eval()

@@ -6,10 +6,10 @@ import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from cvnets import EMA
@@ -36,8 +36,10 @@ class Trainer:
                  optimizer: torch.optim.Optimizer, scheduler: BaseScheduler, train_loader: Any, val_loader: Any,
                  train_sampler: Any, exp_dir: Path, ema: Optional[EMA] = None,
                  scaler: Optional[torch.amp.GradScaler] = None, start_epoch: int = 0, start_iteration: int = 0,
-                 best_metric: Optional[float] = None, ema_best_metric: Optional[float] = None) -> None:
+                 best_metric: Optional[float] = None, ema_best_metric: Optional[float] = None,
+                 batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None) -> None:
         self.opts, self.runtime = opts, runtime
+        self.batch_mixing = batch_mixing  # MixUp / CutMix of training batches (soft targets)
         self.model, self.criterion, self.optimizer, self.scheduler = model, criterion, optimizer, scheduler
         self.train_loader, self.val_loader, self.train_sampler = train_loader, val_loader, train_sampler
         self.ema = ema
@@ -94,9 +96,11 @@ class Trainer:
             if batch is None:
                 continue
             images = batch["image"].to(self.runtime.device, non_blocking=True)
+            target = to_device(batch["label"], self.runtime.device)
+            if self.batch_mixing is not None:
+                images, target = self.batch_mixing(images, target)
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            target = to_device(batch["label"], self.runtime.device)
             lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
             sync_now = (step + 1) % accum == 0
             context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()

@@ -10,6 +10,7 @@ from torch import nn
 
 from cvnets import EMA, get_model
 from data import create_train_val_loaders
+from data.transforms import build_batch_mixing
 from engine.checkpoints import CheckpointManager
 from engine.trainer import Trainer
 from engine.utils import experiment_dir
@@ -89,6 +90,11 @@ def train(opts: Any) -> Path:
             logger.log(f"Resolved configuration saved to {exp_dir / 'config.yaml'}")
         train_loader, val_loader, train_sampler = create_train_val_loaders(opts)
         check_class_count(opts, train_loader.dataset)
+        batch_mixing = None
+        if getattr(opts, "dataset.category") == "classification":
+            batch_mixing = build_batch_mixing(opts, getattr(opts, "model.classification.n_classes"))
+            if batch_mixing is not None:
+                logger.log(f"Training batches: {batch_mixing}")
         model = prepare_model(opts, runtime)
         ema = EMA(model, float(getattr(opts, "ema.momentum"))) if getattr(opts, "ema.enable") else None
         _finetune(opts, model, ema)
@@ -116,7 +122,7 @@ def train(opts: Any) -> Path:
                 model, device_ids=device_ids,
                 find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
         trainer = Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader,
-                          train_sampler, exp_dir, ema=ema, scaler=scaler, **state)
+                          train_sampler, exp_dir, ema=ema, scaler=scaler, batch_mixing=batch_mixing, **state)
         trainer.run()
         return exp_dir
     finally:

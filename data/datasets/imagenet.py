@@ -8,7 +8,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 
 from data.datasets.base import BaseImageDataset, read_image
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import (CenterCrop, Compose, RandomResizedCrop, Resize, ToTensor, augmentation_transforms)
+from data.transforms import CenterCrop, Compose, RandomResizedCrop, Resize, ToTensor, classification_training_transforms
 from utils.errors import DataError
 
 
@@ -16,8 +16,9 @@ from utils.errors import DataError
 class ImageNetDataset(BaseImageDataset):
     """``root/<class>/<image>``; classes are numbered in sorted folder-name order.
 
-    Training: random resized crop, the configured augmentations, tensor. Validation and
-    evaluation: resize the shorter side to ``crop + 32``, centre crop ``crop``, tensor.
+    Training: random resized crop, the configured augmentations (RandAugment last), tensor,
+    random erasing. Validation and evaluation: resize the shorter side to ``crop + 32``, centre
+    crop ``crop``, tensor.
     """
 
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
@@ -41,11 +42,11 @@ class ImageNetDataset(BaseImageDataset):
 
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         first = RandomResizedCrop(self.opts, size) if self.use_rrc else Resize(self.opts, size)
-        return Compose([first, *augmentation_transforms(self.opts), ToTensor()])
+        return classification_training_transforms(self.opts, first, size)
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
         side = min(size)
-        return Compose([Resize(self.opts, side + 32), CenterCrop(self.opts, side), ToTensor()])
+        return Compose([Resize(self.opts, side + 32), CenterCrop(self.opts, side), ToTensor(self.opts)])
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         path, target = self.samples[index]

@@ -7,8 +7,9 @@ instead of two), it has no magnitude noise (``mstd``), its magnitude lives on a 
 (timm: 0-10, so ``m9`` is 90 % of each op's range; torchvision's magnitude 9 is 30 %), and its op
 set has Identity where timm's has Invert and SolarizeAdd (with posterize keeping 4 bits at 90 %
 where timm keeps 1). timm's ops work on PIL images in RGB order: the BGR image of this pipeline is
-handed over in RGB, so that the colour ops (Color, Contrast and the solarize/posterize family,
-whose grey level weighs R, G and B differently) see the channels they expect, and turned back.
+handed over in RGB, and turned back, so that Color and Contrast (whose grey level weighs R, G and B
+differently) and the fill of the geometric ops (the normalisation mean, in RGB) meet the channels
+they expect.
 """
 from __future__ import annotations
 

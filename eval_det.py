@@ -98,7 +98,7 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
     from data.class_names import detection_class_names
     from utils.drawing import draw_detections
 
-    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor()])  # always, as the original does
+    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor(opts)])  # always, as the original does
     names = detection_class_names(opts, model.n_classes)
     (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
     found = []

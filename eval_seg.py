@@ -136,7 +136,7 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
     from data.transforms import Compose, Resize, ToTensor
     from engine.eval_setup import evaluation_size, readable_images
 
-    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor()])  # always, as the original does
+    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor(opts)])  # always, as the original does
     writer = MaskWriter(opts, out_dir, int(getattr(opts, "model.segmentation.n_classes")), default_color=True)
     model.eval()
     with torch.no_grad():

@@ -71,6 +71,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from cvnets import get_model
     from cvnets.misc.profiler import format_profile, profile_model
     from cvnets.modules import parc
+    from data.transforms import image_to_tensor
     from options import build_parser, parse_options
 
     opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]), args)
@@ -92,7 +93,9 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
                               "input_size": [h, w]}
     warmup, repeats = int(getattr(opts, "benchmark.warmup")), int(getattr(opts, "benchmark.repeats"))
-    x = torch.rand(int(getattr(opts, "benchmark.batch_size")), 3, h, w)
+    # a random picture in the model's input convention (channel order, normalisation)
+    picture = torch.randint(0, 256, (h, w, 3), dtype=torch.uint8).numpy()
+    x = image_to_tensor(picture, opts).expand(int(getattr(opts, "benchmark.batch_size")), 3, h, w).contiguous()
 
     def forward() -> None:
         with torch.no_grad():

@@ -8,10 +8,10 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from cvnets import EMA
@@ -43,8 +43,10 @@ class Trainer:
     def __init__(self, opts: Any, runtime: Runtime, model: nn.Module, criterion: nn.Module,
                  optimizer: torch.optim.Optimizer, scheduler: BaseScheduler, train_loader: Any, val_loader: Any,
                  train_sampler: Any, exp_dir: Path, ema: Optional[EMA] = None,
-                 scaler: Optional[torch.amp.GradScaler] = None, state: Optional[ResumeState] = None) -> None:
+                 scaler: Optional[torch.amp.GradScaler] = None, state: Optional[ResumeState] = None,
+                 batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None) -> None:
         self.opts, self.runtime = opts, runtime
+        self.batch_mixing = batch_mixing  # MixUp / CutMix of training batches (soft targets)
         self.model, self.criterion, self.optimizer, self.scheduler = model, criterion, optimizer, scheduler
         self.train_loader, self.val_loader, self.train_sampler = train_loader, val_loader, train_sampler
         self.ema = ema
@@ -94,9 +96,11 @@ class Trainer:
         """One forward/backward (and, when ``sync_now``, the optimizer step): ``(prediction,
         target, loss, batch size, learning rate)``."""
         images = batch["image"].to(self.runtime.device, non_blocking=True)
+        target = to_device(batch["label"], self.runtime.device)
+        if self.batch_mixing is not None:
+            images, target = self.batch_mixing(images, target)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        target = to_device(batch["label"], self.runtime.device)
         lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
         context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()
         with context:

@@ -10,6 +10,7 @@ from torch import nn
 
 from cvnets import EMA, get_model
 from data import create_train_val_loaders
+from data.transforms import build_batch_mixing
 from engine import run_folder
 from engine.resume import ResumeState, load_resume, restore, resume_path
 from engine.trainer import Trainer
@@ -109,6 +110,16 @@ def _save_run_description(opts: Any, exp_dir: Path, dataset: Any, resumed_at: in
         write_json(list(classes), exp_dir / "classes.json")
 
 
+def _batch_mixing(opts: Any) -> Optional[Any]:
+    """MixUp / CutMix of the training batches, when a classification config enables them."""
+    if getattr(opts, "dataset.category") != "classification":
+        return None
+    mixing = build_batch_mixing(opts, getattr(opts, "model.classification.n_classes"))
+    if mixing is not None:
+        logger.log(f"Training batches: {mixing}")
+    return mixing
+
+
 def train(opts: Any) -> Path:
     """Train as ``opts`` describe; returns the experiment folder."""
     runtime = setup_runtime(opts)
@@ -121,6 +132,7 @@ def train(opts: Any) -> Path:
         _start_run_folder(opts, runtime, exp_dir, resuming_here, scheduler)
         train_loader, val_loader, train_sampler = create_train_val_loaders(opts)
         check_class_count(opts, train_loader.dataset)
+        batch_mixing = _batch_mixing(opts)
         model = prepare_model(opts, runtime)
         ema = EMA(model, float(getattr(opts, "ema.momentum"))) if getattr(opts, "ema.enable") else None
         _finetune(opts, model, ema)
@@ -138,7 +150,7 @@ def train(opts: Any) -> Path:
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=device_ids, find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
         trainer = Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader,
-                          train_sampler, exp_dir, ema=ema, scaler=scaler, state=state)
+                          train_sampler, exp_dir, ema=ema, scaler=scaler, state=state, batch_mixing=batch_mixing)
         trainer.run()
         if runtime.is_main:
             write_training_curves(exp_dir)

@@ -46,7 +46,7 @@ def evaluation_transform(opts: Any, task: str, size: Tuple[int, int]) -> Any:
     from data.transforms import Compose, Resize, ToTensor
 
     resize = bool(getattr(opts, f"evaluation.{task}.resize_input_images"))
-    return Compose(([Resize(opts, size)] if resize else []) + [ToTensor()])
+    return Compose(([Resize(opts, size)] if resize else []) + [ToTensor(opts)])
 
 
 class BaseImageDataset(Dataset):

@@ -155,11 +155,11 @@ class COCODetectionSSD(COCODetection):
         if getattr(self.opts, "image_augmentation.random_zoom_out.enable"):
             chain.append(RandomZoomOut(self.opts))
         chain += [SSDCropping(self.opts), PhotometricDistort(self.opts), RandomHorizontalFlip(self.opts),
-                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()]
+                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)]
         return Compose(chain)
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
-        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()])
+        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)])
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         if self.is_evaluation:

@@ -10,7 +10,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 
 from data.datasets.base import BaseImageDataset, read_image
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import Compose, RandomResizedCrop, Resize, ToTensor, augmentation_transforms
+from data.transforms import Compose, RandomResizedCrop, Resize, classification_training_transforms
 from data.transforms.presets import classification_eval_transform
 from utils import logger
 from utils.errors import DataError
@@ -52,8 +52,8 @@ class ImageNetDataset(BaseImageDataset):
     ``model.classification.pretrained``). A class the training set does not have is an error.
 
     Training: random resized crop (``image_augmentation.random_resized_crop.enable``, else a
-    resize), the configured augmentations, tensor. Validation and evaluation: resize the shorter
-    side to ``crop + 32``, centre crop ``crop``, tensor.
+    resize), the configured augmentations (RandAugment last), tensor, random erasing. Validation
+    and evaluation: resize the shorter side to ``crop + 32``, centre crop ``crop``, tensor.
     """
 
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
@@ -93,7 +93,7 @@ class ImageNetDataset(BaseImageDataset):
 
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         first = RandomResizedCrop(self.opts, size) if self.use_rrc else Resize(self.opts, size)
-        return Compose([first, *augmentation_transforms(self.opts), ToTensor()])
+        return classification_training_transforms(self.opts, first, size)
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
         return classification_eval_transform(self.opts, min(size))

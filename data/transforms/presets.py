@@ -11,4 +11,4 @@ from data.transforms.tensor import ToTensor
 def classification_eval_transform(opts: Any, side: int) -> Compose:
     """Classification validation and inference: the shorter side resized to ``side + 32``, the
     central ``side x side`` kept, then a tensor (the ImageNet validation protocol of the reference)."""
-    return Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor()])
+    return Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor(opts)])

@@ -28,3 +28,7 @@ class TrainingError(ParcError):
 class UndeclaredOptionError(ConfigError, AttributeError):
     """A component read an option that no component declares (a programming error, reported
     with the key and the reader)."""
+
+
+class ExportError(ParcError):
+    """An exported model could not be written, or its outputs differ from the model's."""

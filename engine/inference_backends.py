@@ -55,10 +55,10 @@ def _check(name: str, outputs: Sequence[Any], expected: Sequence[Tensor], tolera
 def convert_to_mnn(onnx_path: Path, mnn_path: Path) -> None:
     """Convert an ONNX file with MNN's converter (its C++ tool, run in a child process, without the
     Python wrapper's usage reporting)."""
-    code = ("import sys, _tools; sys.exit(_tools.mnnconvert(['mnnconvert', '-f', 'ONNX', '--modelFile', sys.argv[1], "
-            "'--MNNModel', sys.argv[2], '--bizCode', 'parcnet']))")
+    code = ("import sys, _tools; _tools.mnnconvert(['mnnconvert', '-f', 'ONNX', '--modelFile', sys.argv[1], "
+            "'--MNNModel', sys.argv[2], '--bizCode', 'parcnet'])")
     done = subprocess.run([sys.executable, "-c", code, str(onnx_path), str(mnn_path)], capture_output=True, text=True)
-    if done.returncode != 0 or not mnn_path.is_file():
+    if done.returncode != 0 or "Converted Success" not in done.stdout or not mnn_path.is_file():
         raise ExportError(f"MNN could not convert {onnx_path}: {(done.stdout + done.stderr).strip()[-300:]}")
 
 

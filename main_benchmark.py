@@ -13,7 +13,8 @@ threads, backend, compare).
 Timing (engine/benchmark.py): ``--benchmark.latency`` times inference on ``--benchmark.backend``
 (eager, compile, onnxruntime or mnn; the model folded for inference unless ``--inference.fuse
 false``); ``--benchmark.compare OTHER_CONFIG`` times another model alongside, paired and
-interleaved, and prints the ratio; ``--benchmark.train`` times forward and backward passes
+interleaved, and prints the ratio (``--benchmark.compare-fuse``: the model folded against itself
+unfolded); ``--benchmark.train`` times forward and backward passes
 instead (images per second at ``--benchmark.batch-size``). ``--benchmark.compare-parc`` times
 the model with each implementation of the ParC convolution; ``--benchmark.parc-crossover`` times
 one ParC convolution per implementation on growing feature maps.
@@ -48,6 +49,7 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
          dict(choices=BACKENDS)),
         ("compare", None, "another config to time alongside this one, paired and interleaved (prints the ratio)",
          dict(type=str)),
+        ("compare-fuse", False, "time the model folded for inference and unfolded, paired and interleaved"),
         ("train", False, "time training steps (forward and backward) instead of inference: images per second"),
         ("parc-crossover", False, "time one ParC convolution per implementation on square maps of growing size"),
         ("warmup", 5, "untimed runs first"),
@@ -103,19 +105,23 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         with torch.no_grad():
             model(x)
 
-    timed = getattr(opts, "benchmark.latency") or getattr(opts, "benchmark.compare") or \
-        getattr(opts, "benchmark.train") or getattr(opts, "benchmark.backend") != "eager"
+    timed = any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
+                 getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
+                 getattr(opts, "benchmark.backend") != "eager"))
     if timed:
         from engine.benchmark import time_models
 
-        models = {name: (model, getattr(opts, "dataset.category"))}
+        task, fuse = getattr(opts, "dataset.category"), bool(getattr(opts, "inference.fuse"))
+        models = {name: (model, task, fuse)}
+        if getattr(opts, "benchmark.compare_fuse"):
+            models = {f"{name} folded": (model, task, True), f"{name} unfolded": (model, task, False)}
         other = getattr(opts, "benchmark.compare")
         if other:
             other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]),
                                        ["--common.config-file", other])
             other_name = Path(getattr(other_opts, "common.config_file")).stem
             models[other_name if other_name != name else f"{other_name} ({other})"] = (
-                get_model(other_opts).eval(), getattr(other_opts, "dataset.category"))
+                get_model(other_opts).eval(), getattr(other_opts, "dataset.category"), fuse)
         result.update(time_models(opts, models, (h, w)))
     if getattr(opts, "benchmark.parc_crossover"):
         from engine.benchmark import format_crossover, parc_crossover

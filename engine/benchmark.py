@@ -85,19 +85,20 @@ def format_crossover(table: Dict[int, Dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, str]], size: Sequence[int]) -> Dict[str, Any]:
-    """Time ``models`` (name -> (model, task)) paired and interleaved as the ``benchmark.*`` options
-    say (inference on ``benchmark.backend``, or training steps with ``benchmark.train``), print
-    the results and return them (the first model's, and the comparison when there are two)."""
+def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, str, bool]], size: Sequence[int]) -> Dict[str, Any]:
+    """Time ``models`` (name -> (model, task, fold it for inference)) paired and interleaved as the
+    ``benchmark.*`` options say (inference on ``benchmark.backend``, or training steps with
+    ``benchmark.train``), print the results and return them (the first model's, and the comparison
+    when there are two)."""
     from engine.inference_backends import PreparedModel, training_step
 
     backend, train = getattr(opts, "benchmark.backend"), bool(getattr(opts, "benchmark.train"))
     batch_size = int(getattr(opts, "benchmark.batch_size"))
     warmup, repeats = int(getattr(opts, "benchmark.warmup")), int(getattr(opts, "benchmark.repeats"))
-    fuse, channels_last = bool(getattr(opts, "inference.fuse")), bool(getattr(opts, "common.channels_last"))
+    channels_last = bool(getattr(opts, "common.channels_last"))
     x = torch.rand(batch_size, 3, *size, generator=torch.Generator().manual_seed(0))
     runs: Dict[str, Run] = {}
-    for name, (model, task) in models.items():
+    for name, (model, task, fuse) in models.items():
         if train:
             runs[name] = training_step(model, x, backend)
         else:
@@ -113,7 +114,7 @@ def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, str]], size: Seque
         value = summary[name]
         print(f"  {name}: " + (f"{value['images_per_s']:.2f} images/s" if train else f"{value['latency_ms']:.2f} ms"))
     result: Dict[str, Any] = {"backend": backend, "batch_size": batch_size, "threads": torch.get_num_threads(),
-                              "fused": fuse and not train, "train": train, **summary[names[0]]}
+                              "fused": models[names[0]][2] and not train, "train": train, **summary[names[0]]}
     if len(names) == 2:
         kind = "throughput" if train else "latency"
         print(f"  {kind} ratio {names[0]} / {names[1]}: {summary['ratio']:.3f} (median of per-round ratios)")

@@ -103,7 +103,8 @@ def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, str, bool]], size:
             runs[name] = training_step(model, x, backend)
         else:
             prepared = PreparedModel(model, task, backend, x, fuse=fuse, channels_last=channels_last)
-            print(f"{name}: {backend}{' (folded)' if fuse else ''} outputs within {prepared.error:.1e} of eager PyTorch")
+            folded = " (folded)" if fuse else ""
+            print(f"{name}: {backend}{folded} outputs within {prepared.error:.1e} of eager PyTorch")
             runs[name] = prepared.run
     summary = summarise(paired_times(runs, warmup, repeats), batch_size, train)
     what = "training (forward + backward)" if train else "inference"

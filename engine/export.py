@@ -147,7 +147,8 @@ def max_relative_error(outputs: Sequence[np.ndarray], references: Sequence[Tenso
         ref = ref.detach().float().cpu()
         out = torch.as_tensor(np.asarray(out)).float()
         if out.shape != ref.shape:
-            raise ExportError(f"the exported model's output has shape {tuple(out.shape)}, the model's {tuple(ref.shape)}")
+            raise ExportError(f"the exported model's output has shape {tuple(out.shape)}, "
+                              f"the model's {tuple(ref.shape)}")
         worst = max(worst, float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12)))
     return worst
 

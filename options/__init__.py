@@ -8,5 +8,5 @@ declared key, and reading an undeclared one raises an error naming it and its re
 from options.common import arguments_common, arguments_ddp, arguments_evaluation, arguments_inference
 from options.parser import OptionParser, build_parser, get_eval_arguments, get_training_arguments, parse_options
 
-__all__ = ["OptionParser", "arguments_common", "arguments_ddp", "arguments_evaluation", "arguments_inference", "build_parser",
-           "get_eval_arguments", "get_training_arguments", "parse_options"]
+__all__ = ["OptionParser", "arguments_common", "arguments_ddp", "arguments_evaluation", "arguments_inference",
+           "build_parser", "get_eval_arguments", "get_training_arguments", "parse_options"]

@@ -64,7 +64,8 @@ def test_torchscript_and_exported_program_with_a_dynamic_batch(tmp_path, capsys,
 
 def test_unfolded_export(tmp_path):
     _, metadata = run_export(tmp_path, "config/classification/edgeformer/edgeformer_xs.yaml", "onnx",
-                             "--export.input-size", "64", "--export.onnx-exporter", "legacy", "--inference.fuse", "false")
+                             "--export.input-size", "64", "--export.onnx-exporter", "legacy",
+                             "--inference.fuse", "false")
     assert metadata["fused"] is False and metadata["parity_max_relative_error"] <= 1e-4
 
 

@@ -44,7 +44,7 @@ def test_auto_chooses_fft_from_the_measured_crossover():
         parc.set_implementation("dft")
 
 
-@pytest.mark.parametrize("h, w", [(12, 80), (70, 9)])  # one axis on each side of the crossover
+@pytest.mark.parametrize("h, w", [(12, 256), (260, 9)])  # one axis on each side of FFT_MIN_LENGTH
 def test_block_and_operator_agree_across_implementations(h, w):
     torch.manual_seed(0)
     block = ParCBlock(8, 16, "interpolation_bilinear", use_pe=True, mid_mix=True, ffn_dim=16).eval()

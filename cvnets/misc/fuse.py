@@ -123,7 +123,7 @@ def _fold_sequential(seq: nn.Sequential) -> None:
         elif is_batch_norm(module) and folds_norm_before(following):
             fold_norm_before_conv(module, following)
             continue
-        elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+        elif type(module) is nn.LayerNorm and module.elementwise_affine:
             if isinstance(following, nn.Linear):
                 module = fold_layer_norm_into_linear(module, following)
             elif isinstance(following, MultiHeadAttention):

@@ -74,9 +74,9 @@ def circulant(kernel: Tensor) -> Tensor:
 #   "concat_conv" a convolution over the input concatenated with itself, as the reference computes it;
 #   "auto"        circulant below FFT_MIN_LENGTH, fft from there on (the default).
 IMPLEMENTATIONS = ("auto", "circulant", "fft", "concat_conv")
-# the axis length from which "fft" beats "circulant" (batch 1, 2 CPU threads, see the README's
-# "ParC implementations" table: python main_benchmark.py --benchmark.parc-crossover)
-FFT_MIN_LENGTH = 64
+# the axis length from which "fft" beats "circulant": measured on two CPU cores, batch 1, 96
+# channels (README, "ParC implementations"; python main_benchmark.py --benchmark.parc-crossover)
+FFT_MIN_LENGTH = 256
 _implementation = "auto"
 
 

@@ -14,8 +14,8 @@ Timing (engine/benchmark.py): ``--benchmark.latency`` times inference on ``--ben
 (eager, compile, onnxruntime or mnn; the model folded for inference unless ``--inference.fuse
 false``); ``--benchmark.compare OTHER_CONFIG`` times another model alongside, paired and
 interleaved, and prints the ratio (``--benchmark.compare-fuse``: the model folded against itself
-unfolded); ``--benchmark.train`` times forward and backward passes
-instead (images per second at ``--benchmark.batch-size``). ``--benchmark.compare-parc`` times
+unfolded); ``--benchmark.train`` times forward and backward passes instead (images per second at
+``--benchmark.batch-size``). ``--benchmark.compare-parc`` times
 the model with each implementation of the ParC convolution; ``--benchmark.parc-crossover`` times
 one ParC convolution per implementation on growing feature maps.
 """
@@ -80,6 +80,26 @@ def median_ms(run: Callable[[], Any], warmup: int, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def models_to_time(opts: Any, model: torch.nn.Module, name: str) -> Dict[str, Any]:
+    """``name -> (model, task, fold it)``: the model, or the model folded and unfolded
+    (``benchmark.compare_fuse``), and the ``benchmark.compare`` config's model."""
+    from cvnets import get_model
+    from options import build_parser, parse_options
+
+    task, fuse = getattr(opts, "dataset.category"), bool(getattr(opts, "inference.fuse"))
+    models = {name: (model, task, fuse)}
+    if getattr(opts, "benchmark.compare_fuse"):
+        models = {f"{name} folded": (model, task, True), f"{name} unfolded": (model, task, False)}
+    other = getattr(opts, "benchmark.compare")
+    if other:
+        other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]),
+                                   ["--common.config-file", other])
+        other_name = Path(getattr(other_opts, "common.config_file")).stem
+        models[other_name if other_name != name else f"{other_name} ({other})"] = (
+            get_model(other_opts).eval(), getattr(other_opts, "dataset.category"), fuse)
+    return models
+
+
 def main(args: Optional[Sequence[str]] = None) -> None:
     from cvnets import get_model
     from cvnets.misc.profiler import format_profile, profile_model
@@ -111,18 +131,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     if timed:
         from engine.benchmark import time_models
 
-        task, fuse = getattr(opts, "dataset.category"), bool(getattr(opts, "inference.fuse"))
-        models = {name: (model, task, fuse)}
-        if getattr(opts, "benchmark.compare_fuse"):
-            models = {f"{name} folded": (model, task, True), f"{name} unfolded": (model, task, False)}
-        other = getattr(opts, "benchmark.compare")
-        if other:
-            other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]),
-                                       ["--common.config-file", other])
-            other_name = Path(getattr(other_opts, "common.config_file")).stem
-            models[other_name if other_name != name else f"{other_name} ({other})"] = (
-                get_model(other_opts).eval(), getattr(other_opts, "dataset.category"), fuse)
-        result.update(time_models(opts, models, (h, w)))
+        result.update(time_models(opts, models_to_time(opts, model, name), (h, w)))
     if getattr(opts, "benchmark.parc_crossover"):
         from engine.benchmark import format_crossover, parc_crossover
 

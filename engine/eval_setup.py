@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cvnets import get_model
+from cvnets.misc.fuse import fuse_for_inference
 from data.datasets import read_image
 from data.loaders import eval_opts
 from engine.utils import experiment_dir
@@ -21,12 +22,15 @@ from utils.io import image_files, require_path
 
 def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, Path]:
     """For an evaluation script: a single-process runtime, the model in eval mode with its
-    ``model.<task>.pretrained`` weights, the ``evaluation.<task>.mode`` and the output folder."""
+    ``model.<task>.pretrained`` weights (folded for inference unless ``inference.fuse`` is false),
+    the ``evaluation.<task>.mode`` and the output folder."""
     setattr(opts, "ddp.enable", False)
     runtime = setup_runtime(opts)
     if not getattr(opts, f"model.{task}.pretrained"):
         logger.warning(f"no --model.{task}.pretrained given: evaluating randomly initialised weights")
     model = revert_sync_batchnorm(get_model(opts)).to(runtime.device).eval()
+    if getattr(opts, "inference.fuse"):
+        model = fuse_for_inference(model, inplace=True)
     return runtime, model, getattr(opts, f"evaluation.{task}.mode"), experiment_dir(opts)
 
 

@@ -38,6 +38,16 @@ def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
+def arguments_inference(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Inference", "How the evaluation scripts, main_benchmark.py and main_export.py "
+                                                   "run a model.")
+    add_options(group, "--inference", [
+        ("fuse", True, "fold batch norms, position embeddings and no-op layers into the convolutions first "
+                       "(cvnets.misc.fuse; outputs within 1e-4 of the unfolded model)"),
+    ])
+    return parser
+
+
 def arguments_ddp(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group(
         "Distributed training", "main_train.py starts one process per visible GPU (or ddp.world_size processes on "

@@ -16,7 +16,7 @@ from data import arguments_data
 from loss_fn import arguments_loss
 from metrics import arguments_stats
 from optim import arguments_optim
-from options.common import arguments_common, arguments_ddp, arguments_evaluation
+from options.common import arguments_common, arguments_ddp, arguments_evaluation, arguments_inference
 from options.values import config_defaults
 from utils.config_file import resolve_config_path
 from utils.errors import ConfigError
@@ -54,6 +54,7 @@ def build_parser(description: str, extra: Iterable[Callable[[argparse.ArgumentPa
     parser = OptionParser(description=description)
     arguments_common(parser)
     arguments_ddp(parser)
+    arguments_inference(parser)
     arguments_components(parser)
     for add in extra:
         add(parser)

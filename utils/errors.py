@@ -37,3 +37,7 @@ class TrainingInterrupted(ParcError):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum
+
+
+class ExportError(ParcError):
+    """An exported model could not be written, or its outputs differ from the model's."""

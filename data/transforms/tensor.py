@@ -65,6 +65,12 @@ class InputConvention:
             return None
         return self.mean if self.channel_order == "rgb" else tuple(reversed(self.mean))
 
+    def std_rgb(self) -> Optional[Tuple[float, float, float]]:
+        """The normalisation standard deviation in RGB order (``None`` without normalisation)."""
+        if self.std is None:
+            return None
+        return self.std if self.channel_order == "rgb" else tuple(reversed(self.std))
+
     def __call__(self, image: np.ndarray) -> torch.Tensor:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")

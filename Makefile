@@ -1,5 +1,6 @@
 # make demo      create the environment if needed, train ParC-Net on the bundled digits, evaluate it
-# make test      create the environment if needed, run the whole test suite
+# make test      create the environment if needed, run the test suite (all but the tests marked slow)
+# make test-all  the whole test suite, slow tests included
 # make demo-det  SSD with a ParC-Net backbone on digits pasted on backgrounds (COCO format), COCO AP
 # make demo-seg  DeepLabV3 with a ParC-Net backbone on the same kind of pictures (VOC format), mIoU
 #                (both start from the backbone `make demo` trains, as the paper's start from ImageNet)
@@ -13,13 +14,13 @@ STAMP := $(VENV)/.requirements-installed
 DEMO_DATA := data/demo/generated
 BACKBONE := results/demo/checkpoint_ema_avg.pt
 
-.PHONY: all venv test demo demo-data demo-det demo-seg demo-maskrcnn demo-upernet clean help
+.PHONY: all venv test test-all demo demo-data demo-det demo-seg demo-maskrcnn demo-upernet clean help
 
 all: help
 
 help:
 	@echo "make demo   train ParC-Net on the bundled digits and evaluate it (results/demo/)"
-	@echo "make test   run the test suite"
+	@echo "make test   run the test suite (make test-all: with the slow tests)"
 	@echo "make demo-det / make demo-seg   detection and segmentation demos (results/demo_det/, results/demo_seg/)"
 	@echo "make demo-maskrcnn / make demo-upernet   Mask R-CNN and UperNet demos (results/demo_maskrcnn/, results/demo_upernet/)"
 	@echo "make venv   create $(VENV) and install requirements.txt"
@@ -34,6 +35,9 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-all: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo-data: $(STAMP)

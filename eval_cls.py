@@ -7,7 +7,9 @@ Modes (``--evaluation.classification.mode``):
   validation_set  top-1 / top-5 accuracy and loss over ``dataset.root_val``, written to
                   ``<common.results_loc>/<common.run_label>/eval_metrics.json``;
   single_image    the top-5 classes of ``--evaluation.classification.path``;
-  image_folder    the top-5 classes of every image in that folder (also saved as predictions.json).
+  image_folder    the top-5 classes of every image in that folder.
+The image modes name the classes (the dataset's class folders, ImageNet's names for a 1000-class
+model, else the indices) and also save them in ``<results>/<run>/predictions.json``.
 """
 from __future__ import annotations
 
@@ -19,22 +21,6 @@ import torch
 from torch import nn
 
 from utils.entry import run_entry
-
-
-def class_names(opts: Any, n_classes: int) -> List[str]:
-    """Class folder names of the validation (or training) set when it exists, else the indices."""
-    from torchvision.datasets.folder import find_classes
-
-    for option in ("dataset.root_val", "dataset.root_train"):
-        root = getattr(opts, option) or ""
-        if root and Path(root).is_dir():
-            try:
-                names, _ = find_classes(root)
-            except FileNotFoundError:
-                continue
-            if len(names) == n_classes:
-                return names
-    return [str(i) for i in range(n_classes)]
 
 
 def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any) -> Dict[str, Any]:
@@ -52,18 +38,18 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any) -> Dict[s
 
 
 def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], top_k: int) -> List[Dict]:
-    from data.transforms import CenterCrop, Compose, Resize, ToTensor
+    from data.class_names import classification_class_names
+    from data.transforms.presets import classification_eval_transform
     from engine.eval_setup import evaluation_size, readable_images
 
-    side = min(evaluation_size(opts))
-    transform = Compose([Resize(opts, side + 32), CenterCrop(opts, side), ToTensor()])
+    transform = classification_eval_transform(opts, min(evaluation_size(opts)))
     names = None
     results = []
     model.eval()
     for path, _, image in readable_images(paths, transform):
         with torch.no_grad(), runtime.autocast():
             probs = model(image.to(runtime.device)).float().softmax(dim=1)[0]
-        names = names or class_names(opts, probs.numel())
+        names = names or classification_class_names(opts, probs.numel())
         scores, indices = probs.topk(min(top_k, probs.numel()))
         top = [{"class_index": int(i), "class_name": names[int(i)], "probability": float(s)}
                for s, i in zip(scores, indices)]
@@ -90,5 +76,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     write_json(results, out_dir / "predictions.json")
 
 
+def cli() -> int:
+    """The ``parcnet-eval-cls`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

@@ -27,18 +27,6 @@ from torch import nn
 
 from utils.entry import run_entry
 
-COCO_CLASSES = [
-    "background", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep",
-    "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush"]
-
-
 Found = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -134,32 +122,18 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
     return metrics
 
 
-def class_names(opts: Any, n_classes: int) -> List[str]:
-    from data.datasets.coco import load_coco
-
-    root = getattr(opts, "dataset.root_val") or ""
-    annotations = Path(root) / "annotations" / "instances_val2017.json"
-    if root and annotations.is_file():
-        coco = load_coco(annotations)
-        names = ["background"] + [coco.cats[c]["name"] for c in sorted(coco.getCatIds())]
-        if len(names) == n_classes:
-            return names
-    if n_classes == len(COCO_CLASSES):
-        return COCO_CLASSES
-    return [str(i) for i in range(n_classes)]
-
-
 def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Path) -> List[dict]:
     import cv2
 
     from data.transforms import Compose, Resize, ToTensor
     from engine.eval_setup import evaluation_size, readable_images
+    from data.class_names import detection_class_names
     from utils.drawing import draw_detections
 
     # always resized, as the original does, unless the model resizes its inputs itself
     resize = [] if getattr(model, "resizes_inputs", False) else [Resize(opts, evaluation_size(opts))]
-    transform = Compose(resize + [ToTensor()])
-    names = class_names(opts, model.n_classes)
+    transform = Compose(resize + [ToTensor(opts)])
+    names = detection_class_names(opts, model.n_classes)
     (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
     found = []
     model.eval()
@@ -195,5 +169,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     write_json(detect_images(opts, model, runtime, paths, out_dir), out_dir / "detections.json")
 
 
+def cli() -> int:
+    """The ``parcnet-eval-det`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

@@ -57,6 +57,7 @@ class MaskWriter:
     """Saves predicted masks as the evaluation options ask."""
 
     def __init__(self, opts: Any, out_dir: Path, n_classes: int, default_color: bool = False) -> None:
+        from data.class_names import segmentation_class_names
         from utils.drawing import color_palette
 
         key = "evaluation.segmentation"
@@ -68,10 +69,16 @@ class MaskWriter:
         self.weight = float(getattr(opts, f"{key}.overlay_mask_weight"))
         self.out_dir = out_dir
         self.bgr = np.array(color_palette(max(n_classes, 256)), dtype=np.uint8)
+        self.names = segmentation_class_names(n_classes)
+
+    def name(self, label: int) -> str:
+        return self.names[label] if label < len(self.names) else str(label)
 
     def __call__(self, mask: np.ndarray, name: str, image: Optional[np.ndarray] = None) -> None:
         import cv2
         from PIL import Image
+
+        from utils.drawing import draw_legend
 
         stem = Path(name).stem + ".png"
         if self.save_masks:
@@ -85,6 +92,7 @@ class MaskWriter:
         if self.overlay and image is not None:
             (self.out_dir / "predictions_overlay").mkdir(parents=True, exist_ok=True)
             blended = cv2.addWeighted(image, 1.0 - self.weight, self.bgr[mask], self.weight, 0)
+            blended = draw_legend(blended, [(self.name(c), self.bgr[c]) for c in np.unique(mask)])
             cv2.imwrite(str(self.out_dir / "predictions_overlay" / stem), blended)
 
 
@@ -128,15 +136,15 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
     from data.transforms import Compose, Resize, ToTensor
     from engine.eval_setup import evaluation_size, readable_images
 
-    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor()])  # always, as the original does
+    transform = Compose([Resize(opts, evaluation_size(opts)), ToTensor(opts)])  # always, as the original does
     writer = MaskWriter(opts, out_dir, int(getattr(opts, "model.segmentation.n_classes")), default_color=True)
     model.eval()
     with torch.no_grad():
         for path, image, tensor in readable_images(paths, transform):
             mask = predict_mask(model, tensor, runtime, image.shape[0], image.shape[1], output_multiple(opts))
             writer(mask.numpy(), path.name, image)
-            present = sorted(int(v) for v in mask.unique())
-            print(f"{path}: classes {present} -> {out_dir}")
+            present = ", ".join(writer.name(int(v)) for v in mask.unique())
+            print(f"{path}: {present} -> {out_dir}")
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
@@ -155,5 +163,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     predict_images(opts, model, runtime, evaluation_images(opts, "segmentation", mode), out_dir)
 
 
+def cli() -> int:
+    """The ``parcnet-eval-seg`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

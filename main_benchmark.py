@@ -3,10 +3,23 @@
     python main_benchmark.py --common.config-file config/classification/edgeformer/edgeformer_s.yaml
     python main_benchmark.py --common.config-file ... --benchmark.input-size 224 --benchmark.latency
 
+    python main_benchmark.py --common.config-file config/classification/edgeformer/edgeformer_s.yaml \\
+        --benchmark.compare config/classification/mobilevit/mobilevit_small.yaml --benchmark.backend onnxruntime
+
 MACs follow the reference profiler's conventions (see cvnets/misc/profiler.py). The last line
-printed is a JSON object: model, params, macs, input_size [h, w] (and latency_ms, threads).
-``--benchmark.compare-parc`` times the model with the two implementations of the ParC
-convolution (circulant products, and the reference's concatenate-and-convolve) side by side.
+printed is a JSON object: model, params, macs, input_size [h, w] (and latency_ms or images_per_s,
+threads, backend, compare).
+
+Timing (engine/benchmark.py): ``--benchmark.latency`` times inference on ``--benchmark.backend``
+(eager, compile, onnxruntime or mnn; the model folded for inference unless ``--inference.fuse
+false``); ``--benchmark.compare OTHER_CONFIG`` times another model alongside, paired and
+interleaved, and prints the ratio (``--benchmark.compare-fuse``: the model folded against itself
+unfolded); ``--benchmark.train`` times forward and backward passes instead (images per second at
+``--benchmark.batch-size``). ``--benchmark.compare-parc`` times
+the model with each implementation of the ParC convolution; ``--benchmark.parc-crossover`` times
+one ParC convolution per implementation on growing feature maps.
+``--benchmark.plot DIR`` measures every named model that has a published result and draws the
+result charts (accuracy against parameters, MACs and latency per task) into DIR.
 """
 from __future__ import annotations
 
@@ -20,6 +33,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
+from engine.inference_backends import BACKENDS
 from utils.entry import run_entry
 from utils.errors import ConfigError
 from utils.opts import add_options
@@ -32,10 +46,21 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
          dict(type=int, nargs="+", metavar="SIDE")),
         ("batch-size", 1, "batch size of the timed runs"),
         ("latency", False, "also time the forward pass"),
-        ("compare-parc", False, "time the ParC convolutions' two implementations side by side"),
+        ("compare-parc", False, "time the ParC convolutions' implementations side by side"),
+        ("backend", "eager", "how timed inference runs: eager PyTorch, torch.compile, onnxruntime or MNN (optional)",
+         dict(choices=BACKENDS)),
+        ("compare", None, "another config to time alongside this one, paired and interleaved (prints the ratio)",
+         dict(type=str)),
+        ("compare-fuse", False, "time the model folded for inference and unfolded, paired and interleaved"),
+        ("train", False, "time training steps (forward and backward) instead of inference: images per second"),
+        ("parc-crossover", False, "time one ParC convolution per implementation on square maps of growing size"),
         ("warmup", 5, "untimed runs first"),
         ("repeats", 30, "timed runs (the median is reported)"),
         ("threads", None, "torch CPU threads (default: torch's)", dict(type=int)),
+        ("plot", None, "draw the result charts of the named models into this folder (see engine/benchmark_charts.py)",
+         dict(type=str)),
+        ("plot-models", None, "models of the charts (default: every named model with a published result)",
+         dict(type=str, nargs="+")),
     ])
     return parser
 
@@ -61,16 +86,43 @@ def median_ms(run: Callable[[], Any], warmup: int, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def models_to_time(opts: Any, model: torch.nn.Module, name: str) -> Dict[str, Any]:
+    """``name -> (model, task, fold it)``: the model, or the model folded and unfolded
+    (``benchmark.compare_fuse``), and the ``benchmark.compare`` config's model."""
+    from cvnets import get_model
+    from options import build_parser, parse_options
+
+    task, fuse = getattr(opts, "dataset.category"), bool(getattr(opts, "inference.fuse"))
+    models = {name: (model, task, fuse)}
+    if getattr(opts, "benchmark.compare_fuse"):
+        models = {f"{name} folded": (model, task, True), f"{name} unfolded": (model, task, False)}
+    other = getattr(opts, "benchmark.compare")
+    if other:
+        other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]),
+                                   ["--common.config-file", other])
+        other_name = Path(getattr(other_opts, "common.config_file")).stem
+        models[other_name if other_name != name else f"{other_name} ({other})"] = (
+            get_model(other_opts).eval(), getattr(other_opts, "dataset.category"), fuse)
+    return models
+
+
 def main(args: Optional[Sequence[str]] = None) -> None:
     from cvnets import get_model
     from cvnets.misc.profiler import format_profile, profile_model
     from cvnets.modules import parc
+    from data.transforms import image_to_tensor
     from options import build_parser, parse_options
 
     opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]), args)
     threads = getattr(opts, "benchmark.threads")
     if threads:
         torch.set_num_threads(threads)
+    if getattr(opts, "benchmark.plot"):
+        from engine.benchmark_charts import benchmark_charts
+        from options.models import create_model
+
+        benchmark_charts(opts, create_model)
+        return
     model = get_model(opts).eval()
     h, w = input_size(opts)
     name = Path(getattr(opts, "common.config_file") or "model").stem
@@ -80,19 +132,33 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
                               "input_size": [h, w]}
     warmup, repeats = int(getattr(opts, "benchmark.warmup")), int(getattr(opts, "benchmark.repeats"))
-    x = torch.rand(int(getattr(opts, "benchmark.batch_size")), 3, h, w)
+    # a random picture in the model's input convention (channel order, normalisation)
+    picture = torch.randint(0, 256, (h, w, 3), dtype=torch.uint8).numpy()
+    x = image_to_tensor(picture, opts).expand(int(getattr(opts, "benchmark.batch_size")), 3, h, w).contiguous()
 
     def forward() -> None:
         with torch.no_grad():
             model(x)
 
-    if getattr(opts, "benchmark.latency"):
-        result["latency_ms"] = round(median_ms(forward, warmup, repeats), 3)
+    timed = any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
+                 getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
+                 getattr(opts, "benchmark.backend") != "eager"))
+    if timed:
+        from engine.benchmark import time_models
+
+        result.update(time_models(opts, models_to_time(opts, model, name), (h, w)))
+    if getattr(opts, "benchmark.parc_crossover"):
+        from engine.benchmark import format_crossover, parc_crossover
+
+        table = parc_crossover((8, 16, 32, 48, 64, 96, 128, 192, 256), repeats=max(5, repeats // 2))
+        print(format_crossover(table))
+        result["parc_crossover_ms"] = {str(k): {n: round(v, 4) for n, v in row.items()} for k, row in table.items()}
         result["threads"] = torch.get_num_threads()
     if getattr(opts, "benchmark.compare_parc"):
-        times: Dict[str, List[float]] = {impl: [] for impl in parc.IMPLEMENTATIONS}
-        for _ in range(max(1, repeats // 5)):  # alternate, so both see the same machine state
-            for impl in parc.IMPLEMENTATIONS:
+        impls = [impl for impl in parc.IMPLEMENTATIONS if impl != "auto"]
+        times: Dict[str, List[float]] = {impl: [] for impl in impls}
+        for _ in range(max(1, repeats // 5)):  # alternate, so all see the same machine state
+            for impl in impls:
                 previous = parc.set_implementation(impl)
                 try:
                     times[impl].append(median_ms(forward, 2, 5))
@@ -106,5 +172,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     print(json.dumps(result))
 
 
+def cli() -> int:
+    """The ``parcnet-benchmark`` command."""
+    return run_entry(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

@@ -1,9 +1,12 @@
 """Train a model from a YAML config.
 
     python main_train.py --common.config-file config/classification/edgeformer/edgeformer_s.yaml
+    CUDA_VISIBLE_DEVICES=0,1,2,3 python main_train.py --common.config-file ...   (one process per GPU)
+    python main_train.py --common.config-file ... --common.device cpu --ddp.world-size 2
     torchrun --nproc_per_node 8 main_train.py --common.config-file ...
 
-Options given on the command line override the config; ``--help`` lists them all.
+Options given on the command line override the config; ``--help`` lists them all. Without
+torchrun, one training process is started per visible GPU (see engine/launch.py).
 """
 from __future__ import annotations
 
@@ -14,11 +17,15 @@ from utils.entry import run_entry
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from engine.training import train
-    from options import get_training_arguments
+    from engine.launch import launch
 
-    train(get_training_arguments(args))
+    launch(sys.argv[1:] if args is None else args)
+
+
+def cli() -> int:
+    """The ``parcnet-train`` command."""
+    return run_entry(main)
 
 
 if __name__ == "__main__":
-    sys.exit(run_entry(main))
+    sys.exit(cli())

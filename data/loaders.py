@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import copy
 import os
-import random
+import signal
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -51,10 +50,12 @@ def _collate(values: List[Any]) -> Any:
     return list(values)
 
 
-def _seed_worker(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2 ** 32
-    np.random.seed(seed)
-    random.seed(seed)
+def _init_worker(worker_id: int) -> None:
+    """A loading process leaves SIGTERM and SIGUSR1 to the training process, which stops at the
+    next iteration, saves and ends the loading processes itself."""
+    for name in ("SIGTERM", "SIGUSR1"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def num_workers(opts: Any) -> int:
@@ -67,7 +68,8 @@ def _loader(opts: Any, dataset: Any, sampler: BaseBatchSampler, persistent: bool
     collate = collate_listed if getattr(dataset, "variable_size_samples", False) else collate_samples
     return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate,
                       pin_memory=bool(getattr(opts, "dataset.pin_memory")) and torch.cuda.is_available(),
-                      persistent_workers=persistent and workers > 0, worker_init_fn=_seed_worker)
+                      persistent_workers=persistent and workers > 0, worker_init_fn=_init_worker,
+                      generator=torch.Generator())  # not the training process's generator
 
 
 def create_train_val_loaders(opts: Any) -> Tuple[DataLoader, DataLoader, BaseBatchSampler]:

@@ -9,7 +9,12 @@
 ``checkpoint_avg.pt``      average of the ``common.k_best_checkpoints`` best epochs' weights
 ``checkpoint_ema_avg.pt``  the same for the EMA weights
 ``metrics.jsonl``          one line of training and validation metrics per epoch
+``train.log``              everything the run logged
 =========================  =====================================================================
+
+``checkpoint.pt`` also holds the metrics of every finished epoch (``metrics.jsonl`` is rebuilt from
+it on resume), the random generator states of every process, and, when a signal stopped the run
+inside an epoch, how many of the epoch's steps were done.
 
 Each epoch's weights are kept as ``checkpoint[_ema]_epoch_<e>_score_<s>.pt`` under the epoch's
 own validation score while they rank among the k best. Every file is written atomically, and
@@ -19,8 +24,9 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -90,26 +96,37 @@ class CheckpointManager:
         atomic_save(average_state_dicts(states), self.folder / f"{prefix}_avg.pt")
         logger.log(f"{prefix}_avg.pt averages epochs {sorted(e for _, e, _ in kept)}")
 
-    def save_epoch(self, *, epoch: int, iterations: int, model_state: Dict[str, Tensor], optimizer_state: Dict,
-                   scaler_state: Dict, score: float, best_metric: float, is_best: bool,
-                   ema_state: Optional[Dict[str, Tensor]] = None, ema_score: Optional[float] = None,
-                   ema_best_metric: Optional[float] = None, is_ema_best: bool = False) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._update_k_best("checkpoint", model_state, epoch, score)
-        atomic_save(model_state, self.folder / "checkpoint_last.pt")
+    def save_epoch(self, checkpoint: Dict, score: float, is_best: bool, ema_score: Optional[float] = None,
+                   is_ema_best: bool = False) -> None:
+        """Write an epoch's files: the k-best and averaged weights, the last and best weights (and
+        their EMA counterparts when ``checkpoint`` has ``ema_state_dict``), then ``checkpoint``
+        itself as ``checkpoint.pt``. A failed write stops training with one line; the file it was
+        replacing is kept."""
+        model_state, ema_state = checkpoint["model_state_dict"], checkpoint.get("ema_state_dict")
+        epoch = int(checkpoint["epoch"])
+        self._write(lambda: self._update_k_best("checkpoint", model_state, epoch, score))
+        self._write(lambda: atomic_save(model_state, self.folder / "checkpoint_last.pt"))
         if is_best:
-            atomic_save(model_state, self.folder / "checkpoint_best.pt")
-        checkpoint = {"epoch": epoch, "iterations": iterations, "model_state_dict": model_state,
-                      "optim_state_dict": optimizer_state, "gradient_scalar_state_dict": scaler_state,
-                      "best_metric": best_metric}
+            self._write(lambda: atomic_save(model_state, self.folder / "checkpoint_best.pt"))
         if ema_state is not None:
-            self._update_k_best("checkpoint_ema", ema_state, epoch, ema_score)
-            atomic_save(ema_state, self.folder / "checkpoint_ema.pt")
+            self._write(lambda: self._update_k_best("checkpoint_ema", ema_state, epoch, ema_score))
+            self._write(lambda: atomic_save(ema_state, self.folder / "checkpoint_ema.pt"))
             if is_ema_best:
-                atomic_save(ema_state, self.folder / "checkpoint_ema_best.pt")
-            checkpoint["ema_state_dict"] = ema_state
-            checkpoint["ema_best_metric"] = ema_best_metric
-        atomic_save(checkpoint, self.resume_path)
+                self._write(lambda: atomic_save(ema_state, self.folder / "checkpoint_ema_best.pt"))
+        self.save_resume(checkpoint)
+
+    def save_resume(self, checkpoint: Dict) -> None:
+        """Write ``checkpoint.pt`` (everything a resumed run needs)."""
+        self._write(lambda: atomic_save(checkpoint, self.resume_path))
+
+    def _write(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except (OSError, RuntimeError) as exc:  # torch's writer reports a failed write as a RuntimeError
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "the write failed"
+            free = shutil.disk_usage(self.folder).free / 2 ** 20
+            raise CheckpointError(f"could not write a checkpoint in {self.folder} ({reason}; {free:.0f} MiB "
+                                  f"free); training stopped, the files written before are kept") from None
 
     @staticmethod
     def load_resume(path: Path) -> Dict:

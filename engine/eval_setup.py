@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cvnets import get_model
+from cvnets.misc.fuse import fuse_for_inference
 from data.datasets import read_image
 from data.loaders import eval_opts
 from engine.utils import experiment_dir
@@ -21,12 +22,15 @@ from utils.io import image_files, require_path
 
 def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, Path]:
     """For an evaluation script: a single-process runtime, the model in eval mode with its
-    ``model.<task>.pretrained`` weights, the ``evaluation.<task>.mode`` and the output folder."""
+    ``model.<task>.pretrained`` weights (folded for inference unless ``inference.fuse`` is false),
+    the ``evaluation.<task>.mode`` and the output folder."""
     setattr(opts, "ddp.enable", False)
     runtime = setup_runtime(opts)
     if not getattr(opts, f"model.{task}.pretrained"):
         logger.warning(f"no --model.{task}.pretrained given: evaluating randomly initialised weights")
     model = revert_sync_batchnorm(get_model(opts)).to(runtime.device).eval()
+    if getattr(opts, "inference.fuse"):
+        model = fuse_for_inference(model, inplace=True)
     return runtime, model, getattr(opts, f"evaluation.{task}.mode"), experiment_dir(opts)
 
 
@@ -56,11 +60,17 @@ def fit_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
 def readable_images(paths: Sequence[Path], transform: Callable) -> Iterator[Tuple[Path, np.ndarray, torch.Tensor]]:
     """``(path, image, input)`` for every image of ``paths`` that can be read: the BGR picture and
     ``transform({"image": picture})["image"]`` as a batch of one. Unreadable files are skipped with
-    a warning that names them."""
+    a warning that names them; when none can be read, that is an error."""
+    readable = 0
     for path in paths:
         try:
             image = read_image(path)
         except DataError as exc:
+            if len(paths) == 1:
+                raise
             logger.warning(f"skipping {exc}")
             continue
+        readable += 1
         yield path, image, transform({"image": image})["image"].unsqueeze(0)
+    if not readable:
+        raise DataError(f"none of the {len(paths)} images could be read")

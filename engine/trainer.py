@@ -3,24 +3,29 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from cvnets import EMA
 from engine.checkpoints import CheckpointManager
 from engine.evaluation import evaluate
+from engine.preemption import Preemption, signal_name
+from engine.resume import ResumeState
 from engine.utils import detach_float, format_duration, forward_model, to_device
 from metrics import Statistics
 from optim import BaseScheduler
 from utils import logger
-from utils.distributed import Runtime, unwrap
-from utils.errors import TrainingError
+from utils.distributed import Runtime, all_gather, unwrap
+from utils.errors import TrainingError, TrainingInterrupted
+from utils.random_state import capture_rng_state, restore_rng_state
 
 
 def metric_names(opts: Any) -> List[str]:
@@ -32,12 +37,16 @@ def metric_names(opts: Any) -> List[str]:
 
 
 class Trainer:
+    """Runs the epochs of a configured run: training steps, validation (of the EMA too),
+    checkpoints and metrics, stopping cleanly on SIGTERM / SIGUSR1."""
+
     def __init__(self, opts: Any, runtime: Runtime, model: nn.Module, criterion: nn.Module,
                  optimizer: torch.optim.Optimizer, scheduler: BaseScheduler, train_loader: Any, val_loader: Any,
                  train_sampler: Any, exp_dir: Path, ema: Optional[EMA] = None,
-                 scaler: Optional[torch.amp.GradScaler] = None, start_epoch: int = 0, start_iteration: int = 0,
-                 best_metric: Optional[float] = None, ema_best_metric: Optional[float] = None) -> None:
+                 scaler: Optional[torch.amp.GradScaler] = None, state: Optional[ResumeState] = None,
+                 batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None) -> None:
         self.opts, self.runtime = opts, runtime
+        self.batch_mixing = batch_mixing  # MixUp / CutMix of training batches (soft targets)
         self.model, self.criterion, self.optimizer, self.scheduler = model, criterion, optimizer, scheduler
         self.train_loader, self.val_loader, self.train_sampler = train_loader, val_loader, train_sampler
         self.ema = ema
@@ -47,15 +56,19 @@ class Trainer:
         self.ckpt_metric = getattr(opts, "stats.checkpoint_metric")
         self.checkpoints = CheckpointManager(self.exp_dir, int(getattr(opts, "common.k_best_checkpoints")),
                                              bool(getattr(opts, "stats.checkpoint_metric_max")))
-        self.best_metric = self.checkpoints.initial_best() if best_metric is None else best_metric
-        self.ema_best_metric = self.checkpoints.initial_best() if ema_best_metric is None else ema_best_metric
-        self.start_epoch, self.iterations = start_epoch, start_iteration
+        self.state = state or ResumeState()
+        initial = self.checkpoints.initial_best()
+        self.best_metric = initial if self.state.best_metric is None else self.state.best_metric
+        self.ema_best_metric = initial if self.state.ema_best_metric is None else self.state.ema_best_metric
+        self.iterations = self.state.iterations
+        self.history: List[Dict[str, Any]] = list(self.state.history)
         self.max_epochs = int(getattr(opts, "scheduler.max_epochs") or 10 ** 9)
         self.iteration_based = bool(getattr(opts, "scheduler.is_iteration_based"))
         self.max_iterations = getattr(opts, "scheduler.max_iterations")
         self.log_freq = max(1, int(getattr(opts, "common.log_freq")))
         self.grad_clip = getattr(opts, "common.grad_clip")
         self.channels_last = bool(getattr(opts, "common.channels_last"))
+        self.stop = Preemption()
         self.writer = self._tensorboard() if runtime.is_main else None
 
     def _tensorboard(self) -> Any:
@@ -79,57 +92,71 @@ class Trainer:
     def _done(self) -> bool:
         return self.iteration_based and self.max_iterations is not None and self.iterations >= self.max_iterations
 
-    def train_epoch(self, epoch: int) -> Dict[str, float]:
+    def _step(self, batch: Dict[str, Any], epoch: int, sync_now: bool) -> Tuple[Any, Any, torch.Tensor, int, float]:
+        """One forward/backward (and, when ``sync_now``, the optimizer step): ``(prediction,
+        target, loss, batch size, learning rate)``."""
+        images = to_device(batch["image"], self.runtime.device)  # a tensor, or a list of differently sized ones
+        target = to_device(batch["label"], self.runtime.device)
+        if self.batch_mixing is not None:
+            images, target = self.batch_mixing(images, target)
+        if self.channels_last and isinstance(images, torch.Tensor):
+            images = images.contiguous(memory_format=torch.channels_last)
+        lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
+        context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()
+        with context:
+            with self.runtime.autocast():
+                prediction = forward_model(self.model, images, target)
+                loss = self.criterion(prediction, target)
+            if not torch.isfinite(loss.detach()):
+                last = self.checkpoints.resume_path
+                where = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
+                raise TrainingError(f"the training loss became {loss.item()} at epoch {epoch}, iteration "
+                                    f"{self.iterations}; training stopped ({where}); try a lower learning rate "
+                                    f"or gradient clipping (--common.grad-clip)")
+            self.scaler.scale(loss).backward()
+        if sync_now:
+            if self.grad_clip:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=float(self.grad_clip))
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.ema is not None:
+                self.ema.update(self.model)
+        return prediction, target, loss.detach(), len(images), lr
+
+    def train_epoch(self, epoch: int, start_step: int = 0) -> Dict[str, float]:
         self.model.train()
         self.criterion.train()
         stats = Statistics(self.metric_names, self.opts)
+        if start_step and self.state.epoch_stats:
+            stats.load_state_dict(self.state.epoch_stats)
         accum = self._accumulation(epoch)
         self.optimizer.zero_grad(set_to_none=True)
-        start, seen = time.perf_counter(), 0
+        start, seen, total = time.perf_counter(), 0, start_step + len(self.train_loader)
         progress = tqdm(self.train_loader, desc=f"epoch {epoch}", disable=not self.runtime.is_main,
-                        dynamic_ncols=True, leave=False)
-        for step, batch in enumerate(progress):
+                        dynamic_ncols=True, leave=False, initial=start_step, total=total)
+        for step, batch in enumerate(progress, start=start_step):
             if self._done():
                 break
-            if batch is None:
-                continue
-            images = to_device(batch["image"], self.runtime.device)  # a tensor, or a list of differently sized ones
-            if self.channels_last and isinstance(images, torch.Tensor):
-                images = images.contiguous(memory_format=torch.channels_last)
-            target = to_device(batch["label"], self.runtime.device)
-            lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
             sync_now = (step + 1) % accum == 0
-            context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()
-            with context:
-                with self.runtime.autocast():
-                    prediction = forward_model(self.model, images, target)
-                    loss = self.criterion(prediction, target)
-                if not torch.isfinite(loss.detach()):
-                    raise TrainingError(
-                        f"the training loss became {loss.item()} at epoch {epoch}, iteration {self.iterations}; "
-                        f"training stopped (the last good checkpoint is {self.checkpoints.resume_path}); "
-                        f"try a lower learning rate or gradient clipping (--common.grad-clip)")
-                self.scaler.scale(loss).backward()
+            if batch is not None:
+                prediction, target, loss, n, lr = self._step(batch, epoch, sync_now)
+                seen += n
+                stats.update(detach_float(prediction), target, loss, n)
+                self.iterations += 1
+                if self.runtime.is_main:
+                    progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
+                    if step % self.log_freq == 0:
+                        rate = seen * self.runtime.world_size / max(time.perf_counter() - start, 1e-9)
+                        logger.log(f"epoch {epoch} [{step + 1}/{total}] {stats.summary()} | lr {lr:.3e} | "
+                                   f"{rate:.1f} img/s | elapsed {format_duration(time.perf_counter() - start)}")
+                        self._scalars("train_iter", {"loss": float(loss), "lr": lr}, self.iterations)
             if sync_now:
-                if self.grad_clip:
-                    self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=float(self.grad_clip))
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
-                if self.ema is not None:
-                    self.ema.update(self.model)
-            n = len(images)
-            seen += n
-            stats.update(detach_float(prediction), target, loss.detach(), n)
-            self.iterations += 1
-            if self.runtime.is_main:
-                progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
-                if step % self.log_freq == 0:
-                    rate = seen * self.runtime.world_size / max(time.perf_counter() - start, 1e-9)
-                    logger.log(f"epoch {epoch} [{step + 1}/{len(self.train_loader)}] {stats.summary()} | "
-                               f"lr {lr:.3e} | {rate:.1f} img/s | elapsed {format_duration(time.perf_counter() - start)}")
-                    self._scalars("train_iter", {"loss": float(loss.detach()), "lr": lr}, self.iterations)
+                signum = self.stop.requested(self.runtime)
+                if signum and step + 1 < total:
+                    self._save_interrupted(epoch, step + 1, stats)
+                    raise self._interrupted(signum, f"epoch {epoch}, step {step + 1} of {total}")
         return stats.sync().values()
 
     def validate(self, model: nn.Module, epoch: int, tag: str) -> Dict[str, float]:
@@ -140,33 +167,70 @@ class Trainer:
     def run(self) -> None:
         copy_at_epoch = int(getattr(self.opts, "ema.copy_at_epoch"))
         started = time.perf_counter()
-        if self.runtime.is_main and self.start_epoch == 0:
-            (self.exp_dir / "metrics.jsonl").unlink(missing_ok=True)
-        logger.log(f"Training epochs {self.start_epoch}..{self.max_epochs - 1}; results in {self.exp_dir}")
+        for epoch in range(self.state.start_epoch):  # resolution growth of the epochs done
+            self.train_sampler.update_scales(epoch)
+        if self.runtime.is_main:
+            self._write_metrics_file()
+        if self.state.rng is not None:
+            restore_rng_state(self.state.rng)
+        logger.log(f"Training epochs {self.state.start_epoch}..{self.max_epochs - 1}; results in {self.exp_dir}")
         try:
-            for epoch in range(self.start_epoch, self.max_epochs):
-                if self._done():
-                    break
-                self.train_sampler.set_epoch(epoch)
-                self.train_sampler.update_scales(epoch)
-                train_values = self.train_epoch(epoch)
-                val_values = self.validate(self.model, epoch, "validation")
-                logger.log(f"epoch {epoch} training: {_fmt(train_values)}")
-                logger.log(f"epoch {epoch} validation: {_fmt(val_values)}")
-                if epoch == copy_at_epoch and self.ema is not None:
-                    unwrap(self.model).load_state_dict(self.ema.state_dict())
-                    logger.log(f"epoch {epoch}: copied the EMA weights into the model")
+            with self.stop:
+                for epoch in range(self.state.start_epoch, self.max_epochs):
+                    if self._done():
+                        break
+                    start_step = self.state.start_step if epoch == self.state.start_epoch else 0
+                    self.train_sampler.set_epoch(epoch, start_step)
+                    self.train_sampler.update_scales(epoch)
+                    train_values = self.train_epoch(epoch, start_step)
                     val_values = self.validate(self.model, epoch, "validation")
-                ema_values = None
-                if self.ema is not None:
-                    ema_values = self.validate(self.ema.ema_model, epoch, "validation (EMA)")
-                    logger.log(f"epoch {epoch} validation (EMA): {_fmt(ema_values)}")
-                self._end_epoch(epoch, train_values, val_values, ema_values)
+                    logger.log(f"epoch {epoch} training: {_fmt(train_values)}")
+                    logger.log(f"epoch {epoch} validation: {_fmt(val_values)}")
+                    if epoch == copy_at_epoch and self.ema is not None:
+                        unwrap(self.model).load_state_dict(self.ema.state_dict())
+                        logger.log(f"epoch {epoch}: copied the EMA weights into the model")
+                        val_values = self.validate(self.model, epoch, "validation")
+                    ema_values = None
+                    if self.ema is not None:
+                        ema_values = self.validate(self.ema.ema_model, epoch, "validation (EMA)")
+                        logger.log(f"epoch {epoch} validation (EMA): {_fmt(ema_values)}")
+                    self._end_epoch(epoch, train_values, val_values, ema_values)
+                    signum = self.stop.requested(self.runtime)
+                    if signum and epoch + 1 < self.max_epochs and not self._done():
+                        raise self._interrupted(signum, f"the end of epoch {epoch}")
         finally:
             if self.writer is not None:
                 self.writer.close()
         logger.log(f"Training took {format_duration(time.perf_counter() - started)}; best "
                    f"{self.ckpt_metric}: {self.best_metric:.4f}")
+
+    def _checkpoint(self, last_epoch: int, resume_step: int, stats: Optional[Statistics] = None) -> Dict[str, Any]:
+        """Everything a resumed run needs; collective (every rank's generators are gathered)."""
+        rank_state: Dict[str, Any] = {"rng": capture_rng_state()}
+        if stats is not None:
+            rank_state["stats"] = stats.state_dict()
+        checkpoint = {
+            "epoch": last_epoch, "iterations": self.iterations, "resume_step": resume_step,
+            "model_state_dict": unwrap(self.model).state_dict(), "optim_state_dict": self.optimizer.state_dict(),
+            "optimizer_name": type(self.optimizer).__name__, "gradient_scalar_state_dict": self.scaler.state_dict(),
+            "criterion_state_dict": self.criterion.state_dict(), "best_metric": self.best_metric,
+            "metrics_history": list(self.history), "rank_states": all_gather(self.runtime, rank_state)}
+        if self.ema is not None:
+            checkpoint["ema_state_dict"] = self.ema.state_dict()
+            checkpoint["ema_best_metric"] = self.ema_best_metric
+        return checkpoint
+
+    def _save_interrupted(self, epoch: int, steps_done: int, stats: Statistics) -> None:
+        checkpoint = self._checkpoint(epoch - 1, steps_done, stats)
+        if self.runtime.is_main:
+            self.checkpoints.save_resume(checkpoint)
+
+    def _interrupted(self, signum: int, where: str) -> TrainingInterrupted:
+        command = " ".join([os.path.basename(sys.executable), *sys.argv])
+        if "--common.auto-resume" not in sys.argv:
+            command += " --common.auto-resume"
+        return TrainingInterrupted(f"training stopped by {signal_name(signum)} at {where}; "
+                                   f"{self.checkpoints.resume_path} holds its state; continue with: {command}", signum)
 
     def _end_epoch(self, epoch: int, train_values: Dict[str, float], val_values: Dict[str, float],
                    ema_values: Optional[Dict[str, float]]) -> None:
@@ -180,26 +244,30 @@ class Trainer:
             is_ema_best = self.checkpoints.is_better(ema_score, self.ema_best_metric)
             if is_ema_best:
                 self.ema_best_metric = ema_score
-        if self.runtime.is_main:
-            self.checkpoints.save_epoch(
-                epoch=epoch, iterations=self.iterations, model_state=unwrap(self.model).state_dict(),
-                optimizer_state=self.optimizer.state_dict(), scaler_state=self.scaler.state_dict(), score=score,
-                best_metric=self.best_metric, is_best=is_best,
-                ema_state=self.ema.state_dict() if self.ema is not None else None, ema_score=ema_score,
-                ema_best_metric=self.ema_best_metric, is_ema_best=is_ema_best)
-            logger.log(f"epoch {epoch}: checkpoints saved in {self.exp_dir}"
-                       + (" (new best)" if is_best else ""))
-            self._scalars("train", train_values, epoch)
-            self._scalars("val", val_values, epoch)
-            if ema_values is not None:
-                self._scalars("val_ema", ema_values, epoch)
-            self._scalars("lr", {f"group_{i}": lr for i, lr in
-                                 enumerate(BaseScheduler.current_lrs(self.optimizer))}, epoch)
-            record = {"epoch": epoch, "iterations": self.iterations, "train": train_values, "val": val_values}
-            if ema_values is not None:
-                record["val_ema"] = ema_values
-            with open(self.exp_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+        record: Dict[str, Any] = {"epoch": epoch, "iterations": self.iterations, "train": train_values,
+                                  "val": val_values, "lr": BaseScheduler.current_lrs(self.optimizer)[0]}
+        if ema_values is not None:
+            record["val_ema"] = ema_values
+        self.history.append(record)
+        checkpoint = self._checkpoint(epoch, 0)
+        if not self.runtime.is_main:
+            return
+        self.checkpoints.save_epoch(checkpoint, score, is_best, ema_score, is_ema_best)
+        self._write_metrics_file()
+        logger.log(f"epoch {epoch}: checkpoints saved in {self.exp_dir}" + (" (new best)" if is_best else ""))
+        self._scalars("train", train_values, epoch)
+        self._scalars("val", val_values, epoch)
+        if ema_values is not None:
+            self._scalars("val_ema", ema_values, epoch)
+        self._scalars("lr", {f"group_{i}": lr for i, lr in enumerate(BaseScheduler.current_lrs(self.optimizer))},
+                      epoch)
+
+    def _write_metrics_file(self) -> None:
+        """``metrics.jsonl`` from the finished epochs' records (those ``checkpoint.pt`` holds)."""
+        path = self.exp_dir / "metrics.jsonl"
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history), encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def _fmt(values: Dict[str, float]) -> str:

@@ -1,5 +1,5 @@
-"""Set-up of a training run from its options: data, model, EMA, loss, optimizer, schedule,
-resuming or fine-tuning, distributed wrapping; then the :class:`Trainer`."""
+"""Set-up of a training run from its options: run folder, data, model, EMA, loss, optimizer,
+schedule, resuming or fine-tuning, distributed wrapping; then the :class:`Trainer`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,16 +10,19 @@ from torch import nn
 
 from cvnets import EMA, get_model
 from data import create_train_val_loaders
-from engine.checkpoints import CheckpointManager
+from data.transforms import build_batch_mixing
+from engine import run_folder
+from engine.resume import ResumeState, load_resume, restore, resume_path
 from engine.trainer import Trainer
 from engine.utils import experiment_dir
 from loss_fn import build_loss
-from optim import build_optimizer, build_scheduler
+from optim import BaseScheduler, build_optimizer, build_scheduler
 from utils import logger
+from utils.charts import write_training_curves
 from utils.checkpoint import load_matching, read_checkpoint, state_dict_from
-from utils.config_file import dump_yaml
-from utils.distributed import Runtime, cleanup, revert_sync_batchnorm, setup_runtime
+from utils.distributed import Runtime, cleanup, on_main, revert_sync_batchnorm, setup_runtime
 from utils.errors import ConfigError
+from utils.io import write_json
 from utils.opts import opts_to_dict
 
 
@@ -61,21 +64,60 @@ def _finetune(opts: Any, model: nn.Module, ema: Optional[EMA]) -> None:
             logger.warning(f"{option} is ignored: ema.enable is off")
             continue
         skipped = load_matching(target, state_dict_from(read_checkpoint(path, option), path))
-        logger.log(f"{option}: loaded {path}" + (f"; skipped {len(skipped)} keys: {', '.join(skipped[:8])}"
-                                                + (" ..." if len(skipped) > 8 else "") if skipped else ""))
+        if not skipped:
+            logger.log(f"{option}: loaded {path}")
+            continue
+        own = len(target.state_dict())
+        listed = ", ".join(skipped[:8]) + (" ..." if len(skipped) > 8 else "")
+        message = f"{option}: loaded {path}; skipped {len(skipped)} keys: {listed}"
+        if len(skipped) > own / 2:
+            logger.warning(message + f" (most of the model's {own} entries: is it the same architecture?)")
+        else:
+            logger.log(message)
 
 
-def _resume_path(opts: Any, exp_dir: Path) -> Optional[Path]:
-    explicit = getattr(opts, "common.resume")
-    if explicit:
-        return Path(explicit)
-    candidate = exp_dir / "checkpoint.pt"
-    if getattr(opts, "common.auto_resume"):
-        if candidate.is_file():
-            logger.log(f"Auto-resume: continuing from {candidate}")
-            return candidate
-        logger.log(f"Auto-resume: no checkpoint at {candidate}; starting from scratch")
-    return None
+def describe_run(opts: Any, runtime: Runtime, scheduler: BaseScheduler) -> str:
+    """One line: processes, backend, batch sizes and learning rate of the run."""
+    import torch.distributed as dist
+
+    backend = dist.get_backend() if runtime.distributed else "none (one process)"
+    per_process = int(getattr(opts, "dataset.train_batch_size0"))
+    accum = int(getattr(opts, "common.accum_freq"))
+    peak = scheduler.get_lr(0, scheduler.warmup_iterations)
+    effective = f" ({per_process * runtime.world_size * accum} with gradient accumulation)" if accum > 1 else ""
+    return (f"Run: world size {runtime.world_size}, backend {backend}, device {runtime.device}; batch size "
+            f"{per_process} per process, global batch size {per_process * runtime.world_size}{effective}; "
+            f"learning rate {peak:.3g} after {scheduler.warmup_iterations} warm-up iterations from "
+            f"{scheduler.warmup_init_lr:.3g} ({type(scheduler).__name__})")
+
+
+def _start_run_folder(opts: Any, runtime: Runtime, exp_dir: Path, resuming: bool,
+                      scheduler: BaseScheduler) -> None:
+    """Claim the run folder (rank 0; every rank stops when it refuses) and start ``train.log``."""
+    on_main(runtime, lambda: run_folder.claim(exp_dir, resuming, bool(getattr(opts, "common.overwrite"))))
+    if runtime.is_main:
+        logger.add_file(exp_dir / "train.log")
+    logger.log(describe_run(opts, runtime, scheduler))
+
+
+def _save_run_description(opts: Any, exp_dir: Path, dataset: Any, resumed_at: int) -> None:
+    """``config.yaml`` (see :func:`run_folder.save_config`) and, for classification folders, the
+    class names in label order (``classes.json``)."""
+    path = run_folder.save_config(exp_dir, opts_to_dict(opts), resumed_at)
+    logger.log(f"Resolved configuration saved to {path}")
+    classes = getattr(dataset, "classes", None)
+    if classes:
+        write_json(list(classes), exp_dir / "classes.json")
+
+
+def _batch_mixing(opts: Any) -> Optional[Any]:
+    """MixUp / CutMix of the training batches, when a classification config enables them."""
+    if getattr(opts, "dataset.category") != "classification":
+        return None
+    mixing = build_batch_mixing(opts, getattr(opts, "model.classification.n_classes"))
+    if mixing is not None:
+        logger.log(f"Training batches: {mixing}")
+    return mixing
 
 
 def train(opts: Any) -> Path:
@@ -83,41 +125,37 @@ def train(opts: Any) -> Path:
     runtime = setup_runtime(opts)
     try:
         exp_dir = experiment_dir(opts)
-        if runtime.is_main:
-            exp_dir.mkdir(parents=True, exist_ok=True)
-            dump_yaml(opts_to_dict(opts), exp_dir / "config.yaml")
-            logger.log(f"Resolved configuration saved to {exp_dir / 'config.yaml'}")
+        resume = resume_path(opts, exp_dir)
+        checkpoint = load_resume(resume) if resume is not None else None
+        scheduler = build_scheduler(opts)
+        resuming_here = resume is not None and resume.resolve().parent == exp_dir.resolve()
+        _start_run_folder(opts, runtime, exp_dir, resuming_here, scheduler)
         train_loader, val_loader, train_sampler = create_train_val_loaders(opts)
         check_class_count(opts, train_loader.dataset)
+        batch_mixing = _batch_mixing(opts)
         model = prepare_model(opts, runtime)
         ema = EMA(model, float(getattr(opts, "ema.momentum"))) if getattr(opts, "ema.enable") else None
         _finetune(opts, model, ema)
         criterion = build_loss(opts).to(runtime.device)
         optimizer = build_optimizer(model, opts)
-        scheduler = build_scheduler(opts)
         scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp_dtype == torch.float16)
-        state = dict(start_epoch=0, start_iteration=0, best_metric=None, ema_best_metric=None)
-        resume = _resume_path(opts, exp_dir)
-        if resume is not None:
-            checkpoint = CheckpointManager.load_resume(resume)
-            model.load_state_dict(checkpoint["model_state_dict"])
-            optimizer.load_state_dict(checkpoint["optim_state_dict"])
-            if checkpoint.get("gradient_scalar_state_dict"):
-                scaler.load_state_dict(checkpoint["gradient_scalar_state_dict"])
-            if ema is not None and "ema_state_dict" in checkpoint:
-                ema.load_state_dict(checkpoint["ema_state_dict"])
-            state = dict(start_epoch=int(checkpoint["epoch"]) + 1, start_iteration=int(checkpoint["iterations"]),
-                         best_metric=float(checkpoint["best_metric"]),
-                         ema_best_metric=checkpoint.get("ema_best_metric"))
-            logger.log(f"Resumed from {resume}: epoch {state['start_epoch']}, iteration {state['start_iteration']}")
+        state = ResumeState()
+        if checkpoint is not None:
+            state = restore(checkpoint, resume, runtime, model, optimizer, scaler, ema, criterion)
+        if runtime.is_main:
+            _save_run_description(opts, exp_dir, train_loader.dataset,
+                                  state.start_epoch if checkpoint is not None else -1)
         if runtime.distributed:
             device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(
-                model, device_ids=device_ids,
-                find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
+                model, device_ids=device_ids, find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
         trainer = Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader,
-                          train_sampler, exp_dir, ema=ema, scaler=scaler, **state)
+                          train_sampler, exp_dir, ema=ema, scaler=scaler, state=state, batch_mixing=batch_mixing)
         trainer.run()
+        if runtime.is_main:
+            write_training_curves(exp_dir)
         return exp_dir
     finally:
+        logger.remove_file()
         cleanup(runtime)
+

@@ -17,7 +17,12 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "label_smoothing")
 @LOSS_REGISTRY.register("classification")
 class ClassificationLoss(BaseCriterion):
     """Cross-entropy over ``N x C`` logits, with optional label smoothing during training:
-    ``(1 - s) * NLL + s / C * sum_c(-log p_c)``; in eval mode plain cross-entropy."""
+    ``(1 - s) * NLL + s / C * sum_c(-log p_c)``; in eval mode plain cross-entropy.
+
+    The target is ``N`` class indices, or ``N x C`` class probabilities (the soft targets of MixUp
+    and CutMix): then the loss is ``sum_c(-q_c log p_c)`` with ``q = (1 - s) * target + s / C``,
+    timm's SoftTargetCrossEntropy on its smoothed mixed targets. Class weights, when asked for,
+    follow each row's largest target."""
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
@@ -31,12 +36,16 @@ class ClassificationLoss(BaseCriterion):
         self.class_weights = bool(getattr(opts, "loss.classification.cross_entropy_class_weights"))
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        soft = target.is_floating_point()
+        if soft:  # class probabilities, computed in float32; no index to ignore
+            prediction, target = prediction.float(), target.float()
         weight = None
         if self.class_weights and self.training:
-            weight = batch_class_weights(target, prediction.shape[1]).to(prediction.dtype)
+            classes = target.argmax(dim=1) if soft else target
+            weight = batch_class_weights(classes, prediction.shape[1]).to(prediction.dtype)
         smoothing = self.smoothing if self.training else 0.0
-        return F.cross_entropy(prediction, target, weight=weight, ignore_index=self.ignore_index,
-                               label_smoothing=smoothing)
+        ignore = {} if soft else {"ignore_index": self.ignore_index}
+        return F.cross_entropy(prediction, target, weight=weight, label_smoothing=smoothing, **ignore)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -92,6 +92,15 @@ class SSDMultiboxLoss(BaseCriterion):
             logger.log(f"SSD loss: localization weight {previous:.4f} -> {self.loc_weight:.4f}")
         self._iteration += 1
 
+    def get_extra_state(self) -> Dict[str, Any]:
+        """The adaptive localization weight and its running sums (kept in checkpoints, so a resumed
+        run weighs its losses as an uninterrupted one)."""
+        return {"loc_weight": self.loc_weight, "iteration": self._iteration, "sums": list(self._sums)}
+
+    def set_extra_state(self, state: Dict[str, Any]) -> None:
+        self.loc_weight, self._iteration = float(state["loc_weight"]), int(state["iteration"])
+        self._sums = [float(v) for v in state["sums"]]
+
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("SSD multibox loss (loss.detection.name: ssd_multibox_loss)")

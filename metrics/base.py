@@ -67,5 +67,14 @@ class Statistics:
     def values(self) -> Dict[str, float]:
         return {name: metric.value() for name, metric in self.metrics.items()}
 
+    def state_dict(self) -> Dict[str, Tensor]:
+        """The running sums, to continue an interrupted pass."""
+        return {name: metric.state.clone() for name, metric in self.metrics.items()}
+
+    def load_state_dict(self, state: Dict[str, Tensor]) -> None:
+        for name, metric in self.metrics.items():
+            if name in state:
+                metric.state = state[name].clone().to(torch.float64)
+
     def summary(self) -> str:
         return ", ".join(f"{name}: {value:.4f}" for name, value in self.values().items())

@@ -48,7 +48,8 @@ class MeanIoU(Metric):
         logits = prediction[0] if isinstance(prediction, (tuple, list)) else prediction
         if self.n_classes == 0:  # the class count is only known from the first prediction
             self.n_classes = logits.shape[1]
-            self.state = torch.zeros(self.n_classes ** 2, dtype=torch.float64)
+            if self.state.numel() != self.n_classes ** 2:  # else: sums restored from a checkpoint
+                self.state = torch.zeros(self.n_classes ** 2, dtype=torch.float64)
         if logits.shape[-2:] != target.shape[-2:]:
             logits = torch.nn.functional.interpolate(logits, size=target.shape[-2:], mode="nearest")
         self.add(confusion_matrix(logits.argmax(1), target, self.n_classes).flatten())

@@ -30,8 +30,11 @@ class BaseScheduler:
         self.max_iterations = getattr(opts, "scheduler.max_iterations")
         if self.is_iteration_based and not self.max_iterations:
             raise ConfigError("scheduler.is_iteration_based needs scheduler.max_iterations")
-        if not self.is_iteration_based and not self.max_epochs:
-            raise ConfigError("scheduler.max_epochs must be set (or use scheduler.is_iteration_based)")
+        if not self.is_iteration_based and (self.max_epochs is None or self.max_epochs < 1):
+            raise ConfigError(f"scheduler.max_epochs must be at least 1, got {self.max_epochs} (or train for "
+                              f"scheduler.max_iterations with scheduler.is_iteration_based)")
+        if self.is_iteration_based and self.max_iterations < 1:
+            raise ConfigError(f"scheduler.max_iterations must be at least 1, got {self.max_iterations}")
         self.warmup_iterations = max(int(getattr(opts, "scheduler.warmup_iterations")), 0)
         self.warmup_init_lr = float(getattr(opts, "scheduler.warmup_init_lr"))
         self.warmup_step = ((peak_lr - self.warmup_init_lr) / self.warmup_iterations

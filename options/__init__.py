@@ -5,8 +5,8 @@ This package sits above all others: it imports ``cvnets``, ``data``, ``loss_fn``
 Components read options with ``getattr(opts, "dotted.key")`` (no fallback: the parser fills every
 declared key, and reading an undeclared one raises an error naming it and its reader).
 """
-from options.common import arguments_common, arguments_ddp, arguments_evaluation
+from options.common import arguments_common, arguments_ddp, arguments_evaluation, arguments_inference
 from options.parser import OptionParser, build_parser, get_eval_arguments, get_training_arguments, parse_options
 
-__all__ = ["OptionParser", "arguments_common", "arguments_ddp", "arguments_evaluation", "build_parser",
-           "get_eval_arguments", "get_training_arguments", "parse_options"]
+__all__ = ["OptionParser", "arguments_common", "arguments_ddp", "arguments_evaluation", "arguments_inference",
+           "build_parser", "get_eval_arguments", "get_training_arguments", "parse_options"]

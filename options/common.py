@@ -19,6 +19,8 @@ def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         ("finetune", None, "initialise the model from these weights, skipping mismatching keys", dict(type=str)),
         ("finetune-ema", None, "initialise the EMA model from these weights", dict(type=str)),
         ("auto-resume", False, "continue from <results>/<run>/checkpoint.pt if it exists"),
+        ("overwrite", False, "replace the results of an earlier run in <results>/<run> (without it, a run "
+                             "that would overwrite them stops)"),
         ("mixed-precision", False, "mixed precision: float16 with gradient scaling on CUDA, bfloat16 on CPU"),
         ("mixed-precision-dtype", None,
          "override the mixed-precision dtype (default: float16 on CUDA, bfloat16 on CPU)",
@@ -30,19 +32,36 @@ def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         ("grad-clip", None, "clip the gradient norm to this value", dict(type=float)),
         ("k-best-checkpoints", 5, "average the weights of this many best epochs"),
         ("device", None, "cpu or cuda (default: cuda when available)", dict(type=str)),
+        ("deterministic", False, "deterministic cuDNN and torch algorithms (slower on GPUs; CPU runs are "
+                                 "reproducible without it)"),
+    ])
+    return parser
+
+
+def arguments_inference(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("Inference", "How the evaluation scripts, main_benchmark.py and main_export.py "
+                                                   "run a model.")
+    add_options(group, "--inference", [
+        ("fuse", True, "fold batch norms, position embeddings and no-op layers into the convolutions first "
+                       "(cvnets.misc.fuse; outputs within 1e-4 of the unfolded model)"),
     ])
     return parser
 
 
 def arguments_ddp(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    group = parser.add_argument_group("Distributed training",
-                                      "Launch with torchrun; these keys are read for compatibility.")
+    group = parser.add_argument_group(
+        "Distributed training", "main_train.py starts one process per visible GPU (or ddp.world_size processes on "
+        "the CPU); under torchrun, torchrun's settings are used and ddp.rank, ddp.world_size and ddp.dist_url are "
+        "ignored.")
     add_options(group, "--ddp", [
-        ("enable", True, "use DistributedDataParallel when started by torchrun (a single process otherwise)"),
-        ("rank", 0, "node rank (torchrun sets RANK)"),
-        ("world-size", -1, "world size (torchrun sets WORLD_SIZE)"),
-        ("dist-url", None, "init URL (torchrun sets MASTER_ADDR)", dict(type=str)),
-        ("dist-port", 30786, "port (torchrun sets MASTER_PORT)"),
+        ("enable", True, "use DistributedDataParallel over every visible GPU (or ddp.world_size CPU processes); "
+                         "false: one process"),
+        ("rank", 0, "this node's rank in a multi-node run"),
+        ("world-size", -1, "processes over all nodes (-1: one per visible GPU of this node)"),
+        ("dist-url", None, "tcp://HOST:PORT of node 0 in a multi-node run", dict(type=str)),
+        ("dist-port", 30786, "port of node 0 when ddp.dist_url names none"),
+        ("timeout", 300.0, "seconds a process waits for the others at a collective before the run fails "
+                           "(a stalled or dead process)"),
         ("backend", None, "process-group backend (default: nccl on CUDA, gloo on CPU)",
          dict(type=str, choices=["nccl", "gloo"])),
         ("find-unused-parameters", False, "let DDP tolerate parameters without gradients"),

@@ -16,7 +16,7 @@ from data import arguments_data
 from loss_fn import arguments_loss
 from metrics import arguments_stats
 from optim import arguments_optim
-from options.common import arguments_common, arguments_ddp, arguments_evaluation
+from options.common import arguments_common, arguments_ddp, arguments_evaluation, arguments_inference
 from options.values import config_defaults
 from utils.config_file import resolve_config_path
 from utils.errors import ConfigError
@@ -54,6 +54,7 @@ def build_parser(description: str, extra: Iterable[Callable[[argparse.ArgumentPa
     parser = OptionParser(description=description)
     arguments_common(parser)
     arguments_ddp(parser)
+    arguments_inference(parser)
     arguments_components(parser)
     for add in extra:
         add(parser)
@@ -94,9 +95,14 @@ def parse_options(parser: argparse.ArgumentParser, args: Optional[Sequence[str]]
     return opts
 
 
+def training_parser() -> OptionParser:
+    """The parser of training (``main_train.py``), which declares every option a model reads."""
+    return build_parser("Train a model from a YAML config.")
+
+
 def get_training_arguments(args: Optional[Sequence[str]] = None) -> Options:
     """Options for training (``main_train.py``)."""
-    return parse_options(build_parser("Train a model from a YAML config."), args)
+    return parse_options(training_parser(), args)
 
 
 def get_eval_arguments(args: Optional[Sequence[str]] = None) -> Options:

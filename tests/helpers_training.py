@@ -1,11 +1,14 @@
 """A small digits folder and options for fast training runs in tests."""
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 from typing import List
 
 import cv2
 import numpy as np
+import torch
 
 from data.demo.digits import centred_digit, load_digits
 
@@ -35,3 +38,30 @@ def fast_args(data: Path, results: Path, epochs: int, extra: List[str] = ()) -> 
             "--sampler.bs.crop-size-height", "48", "--dataset.train-batch-size0", "25",
             "--dataset.val-batch-size0", "50", "--common.log-freq", "5", "--scheduler.warmup-iterations", "5",
             *extra]
+
+
+def tiny_args(data: Path, results: Path, label: str, epochs: int = 2, extra: List[str] = ()) -> List[str]:
+    """The demo config on a tiny folder (:func:`write_small_digits` with 6 + 2 images per class) at
+    24 pixels, on the CPU, logging every step: a run of two epochs takes seconds."""
+    return ["--common.config-file", DEMO_CONFIG, "--dataset.root-train", str(data / "training"),
+            "--dataset.root-val", str(data / "validation"), "--common.results-loc", str(results),
+            "--common.run-label", label, "--scheduler.max-epochs", str(epochs), "--dataset.workers", "0",
+            "--sampler.name", "batch_sampler", "--sampler.bs.crop-size-width", "24",
+            "--sampler.bs.crop-size-height", "24", "--dataset.train-batch-size0", "10",
+            "--dataset.val-batch-size0", "20", "--common.log-freq", "1", "--scheduler.warmup-iterations", "2",
+            "--common.device", "cpu", *extra]
+
+
+def wait_for_line(path: Path, text: str, process: "subprocess.Popen", timeout: float = 300) -> None:
+    """Wait until ``path`` holds ``text`` (the process must keep running meanwhile)."""
+    deadline = time.time() + timeout
+    while not (path.is_file() and text in path.read_text(errors="replace")):
+        assert process.poll() is None, f"the process ended (code {process.returncode}) before logging {text!r}"
+        assert time.time() < deadline, f"{text!r} did not appear in {path}"
+        time.sleep(0.05)
+
+
+def max_weight_difference(first: Path, second: Path) -> float:
+    a, b = (torch.load(p, map_location="cpu", weights_only=True) for p in (first, second))
+    assert a.keys() == b.keys()
+    return max(float((a[k].double() - b[k].double()).abs().max()) if a[k].numel() else 0.0 for k in a)

@@ -63,7 +63,7 @@ def test_random_crop_keeps_image_and_mask_aligned():
 def test_to_tensor_keeps_bgr_and_scales():
     image = np.zeros((2, 2, 3), np.uint8)
     image[..., 0] = 255  # blue in OpenCV's order
-    tensor = ToTensor()({"image": image})["image"]
+    tensor = ToTensor(training_opts([]))({"image": image})["image"]
     assert tensor.shape == (3, 2, 2) and tensor[0].eq(1).all() and tensor[1:].eq(0).all()
 
 

@@ -48,9 +48,11 @@ def test_average_state_dicts():
 def save(manager, epoch, value, score, best, ema_value=None, ema_score=None):
     state = {"w": torch.tensor([float(value)])}
     ema = None if ema_value is None else {"w": torch.tensor([float(ema_value)])}
-    manager.save_epoch(epoch=epoch, iterations=10 * (epoch + 1), model_state=state, optimizer_state={},
-                       scaler_state={}, score=score, best_metric=best, is_best=score >= best, ema_state=ema,
-                       ema_score=ema_score, ema_best_metric=ema_score, is_ema_best=False)
+    checkpoint = {"epoch": epoch, "iterations": 10 * (epoch + 1), "model_state_dict": state, "optim_state_dict": {},
+                  "gradient_scalar_state_dict": {}, "best_metric": best}
+    if ema is not None:
+        checkpoint.update(ema_state_dict=ema, ema_best_metric=ema_score)
+    manager.save_epoch(checkpoint, score=score, is_best=score >= best, ema_score=ema_score, is_ema_best=False)
 
 
 def test_k_best_keeps_each_epoch_under_its_own_score(tmp_path):

@@ -35,7 +35,8 @@ def base_args(root, data, weights):
 
 
 def expected_predictions(model, files):
-    transform = lambda p: ToTensor()(CenterCrop(None, 48)(Resize(training_opts([]), 80)({"image": read_image(p)})))
+    opts = training_opts([])
+    transform = lambda p: ToTensor(opts)(CenterCrop(None, 48)(Resize(opts, 80)({"image": read_image(p)})))
     batch = torch.stack([transform(p)["image"] for p in files])
     with torch.no_grad():
         return model(batch)

@@ -23,9 +23,11 @@ def project_sources() -> Iterator[Path]:
 
 def declared_keys() -> Set[str]:
     import main_benchmark
+    import main_export
     from options import arguments_evaluation, build_parser
 
-    parser = build_parser("all options", extra=[arguments_evaluation, main_benchmark.arguments_benchmark])
+    parser = build_parser("all options", extra=[arguments_evaluation, main_benchmark.arguments_benchmark,
+                                                main_export.arguments_export])
     return {a.dest for a in parser._actions if a.option_strings}
 
 

@@ -21,11 +21,11 @@ def test_variable_batches_use_the_scales_and_cover_the_data():
     sampler = VariableBatchSampler(training_opts(VBS), 1000, is_training=True)
     seen = []
     for batch in sampler:
-        sizes = {(h, w) for h, w, _ in batch}
+        sizes = {(h, w) for h, w, _, _ in batch}
         assert len(sizes) == 1
         (h, w), = sizes
         assert (h, w, len(batch)) in sampler.pairs
-        seen += [i for _, _, i in batch]
+        seen += [i for _, _, i, _ in batch]
     assert set(seen) == set(range(1000))
     assert len(sampler) == len(sampler.plan())
 
@@ -43,8 +43,8 @@ def test_validation_batches_are_fixed_and_in_order():
     opts = training_opts(VBS + ["--dataset.val-batch-size0", "64"])
     batches = list(VariableBatchSampler(opts, 150, is_training=False))
     assert [len(b) for b in batches] == [64, 64, 22]
-    assert [i for b in batches for _, _, i in b] == list(range(150))
-    assert {(h, w) for b in batches for h, w, _ in b} == {(256, 256)}
+    assert [i for b in batches for _, _, i, _ in b] == list(range(150))
+    assert {(h, w) for b in batches for h, w, _, _ in b} == {(256, 256)}
 
 
 @pytest.mark.parametrize("cls, args", [(VariableBatchSampler, VBS), (BatchSampler, ["--dataset.train-batch-size0",
@@ -60,7 +60,7 @@ def test_distributed_shards_are_disjoint_and_in_step(monkeypatch, cls, args):
     assert len({len(p) for p in plans}) == 1
     for steps in zip(*plans):  # same resolution at the same step on every rank
         assert len({(b[0][0], b[0][1], len(b)) for b in steps}) == 1
-    shards = [set(i for batch in plan for _, _, i in batch) for plan in plans]
+    shards = [set(i for batch in plan for _, _, i, _ in batch) for plan in plans]
     assert not (shards[0] & shards[1]) and not (shards[1] & shards[2]) and not (shards[0] & shards[2])
     assert set().union(*shards) == set(range(999))
 
@@ -70,7 +70,7 @@ def test_validation_shards_count_every_sample_once(monkeypatch):
     seen = []
     for rank in range(2):
         monkeypatch.setattr(sampler_base, "dist_info", lambda rank=rank: (rank, 2))
-        seen += [i for batch in BatchSampler(opts, 25, is_training=False) for _, _, i in batch]
+        seen += [i for batch in BatchSampler(opts, 25, is_training=False) for _, _, i, _ in batch]
     assert sorted(seen) == list(range(25))
 
 
@@ -80,3 +80,16 @@ def test_bad_scale_range_is_reported():
     opts = training_opts(VBS + ["--sampler.vbs.min-crop-size-width", "400"])
     with pytest.raises(ConfigError, match="minimum crop size"):
         VariableBatchSampler(opts, 10, True)
+
+
+def test_a_resumed_epoch_serves_the_remaining_batches_with_the_same_sample_seeds():
+    opts = training_opts(["--dataset.train-batch-size0", "10"])
+    whole, resumed = BatchSampler(opts, 95, is_training=True), BatchSampler(opts, 95, is_training=True)
+    whole.set_epoch(2)
+    resumed.set_epoch(2, start_step=4)
+    assert len(resumed) == len(whole) - 4 == 6
+    assert list(resumed) == list(whole)[4:]
+    seeds = {(i, seed) for batch in whole for _, _, i, seed in batch}
+    assert len({seed for _, seed in seeds}) == len({i for i, _ in seeds}) == 95  # one seed per sample
+    whole.set_epoch(3)
+    assert not {seed for _, seed in seeds} & {seed for batch in whole for _, _, _, seed in batch}

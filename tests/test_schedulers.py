@@ -73,5 +73,5 @@ def test_no_decay_bn_filter_bias_groups():
 
 
 def test_missing_epochs_is_reported():
-    with pytest.raises(ConfigError, match="scheduler.max_epochs must be set"):
+    with pytest.raises(ConfigError, match="scheduler.max_epochs must be at least 1, got None"):
         build_scheduler(training_opts(["--scheduler.name", "cosine"]))

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
@@ -40,14 +42,34 @@ def check_local_path(path: str, what: str) -> Path:
     return resolved
 
 
+def _refusal(path: os.PathLike, what: str, message: str) -> str:
+    """One line saying why ``torch.load(weights_only=True)`` refused a file."""
+    found = re.search(r"(?:GLOBAL|global:?) ([\w.]+)", message)
+    culprit = f" (it references {found.group(1)})" if found else ""
+    return (f"{what} {path} is refused: it holds Python objects other than tensors and plain containers"
+            f"{culprit}, which could run code when loaded; only weights and training checkpoints are read")
+
+
 def read_checkpoint(path: os.PathLike, what: str = "checkpoint", weights_only: bool = True) -> Any:
     """Load a checkpoint file on the CPU with ``weights_only`` (tensors and plain containers only)."""
     resolved = check_local_path(str(path), what)
     try:
         return torch.load(resolved, map_location="cpu", weights_only=weights_only)
-    except Exception as exc:  # torch raises many kinds for truncated or foreign files
+    except Exception as exc:  # torch raises many kinds for truncated, foreign or unsafe files
+        if not _looks_like_torch_file(resolved):
+            raise CheckpointError(f"cannot read {what} {path}: not a complete PyTorch checkpoint (a truncated "
+                                  f"file, or another kind of file)") from None
+        if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in str(exc):
+            raise CheckpointError(_refusal(path, what, str(exc))) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot read {what} {path}: {first}") from None
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """A zip archive (``torch.save``'s format) or a pickle (its legacy format)."""
+    with open(path, "rb") as handle:
+        start = handle.read(1)
+    return zipfile.is_zipfile(path) or start == b"\x80"
 
 
 def state_dict_from(obj: Any, path: os.PathLike = "<memory>") -> Dict[str, Tensor]:

@@ -28,6 +28,24 @@ def resolve_config_path(name: str) -> Path:
     raise ConfigError(f"config file not found: {name} (neither {tried} exists)")
 
 
+def _check_duplicate_keys(node: Any, path: str, source: Path) -> None:
+    """Raise for a key given twice in one mapping of the YAML node tree (plain YAML silently keeps
+    the last value), naming its dotted path and both lines."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(item, path, source)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: Dict[str, int] = {}
+    for key_node, value_node in node.value:
+        name = f"{path}.{key_node.value}" if path else str(key_node.value)
+        line = key_node.start_mark.line + 1
+        if name in seen:
+            raise ConfigError(f"config file {source}: key '{name}' is given twice (lines {seen[name]} and {line})")
+        seen[name] = line
+        _check_duplicate_keys(value_node, name, source)
+
+
 def flatten(mapping: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
     flat: Dict[str, Any] = {}
@@ -49,6 +67,7 @@ def load_flat_config(path: Path) -> Dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     try:
+        _check_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), "", path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -1,11 +1,13 @@
-"""Process set-up: device, torchrun's distributed environment, seeds and mixed precision."""
+"""Process set-up: device, the process group of a distributed run (started by torchrun or by
+``main_train.py`` itself), seeds, determinism and mixed precision; collective helpers."""
 from __future__ import annotations
 
 import os
 import random
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, ContextManager, Optional
+from datetime import timedelta
+from typing import Any, Callable, ContextManager, List, Optional, TypeVar
 
 import numpy as np
 import torch
@@ -13,7 +15,9 @@ import torch.distributed as dist
 from torch import nn
 
 from utils import logger
-from utils.errors import ConfigError
+from utils.errors import ConfigError, ParcError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,20 +66,38 @@ def _amp_dtype(opts: Any, device: torch.device) -> Optional[torch.dtype]:
     return None
 
 
+def launched_by_torch() -> bool:
+    """Whether this process is a worker that torchrun (or the elastic launcher) started."""
+    return all(key in os.environ for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "LOCAL_RANK"))
+
+
+def _set_deterministic(opts: Any) -> None:
+    if not getattr(opts, "common.deterministic"):
+        torch.backends.cudnn.benchmark = True
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS reductions
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def setup_runtime(opts: Any) -> Runtime:
-    """Join torchrun's process group when launched by it (and ``ddp.enable``), pick the device,
-    seed the random generators and choose the mixed-precision dtype."""
+    """Join the process group when launched by torchrun or the elastic launcher (and
+    ``ddp.enable``), pick the device, seed the random generators, set determinism and choose the
+    mixed-precision dtype."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
-    use_ddp = bool(getattr(opts, "ddp.enable")) and launched
+    use_ddp = bool(getattr(opts, "ddp.enable")) and launched_by_torch()
     if not use_ddp:
         world_size, rank, local_rank = 1, 0, 0
     device = _select_device(opts, local_rank)
+    _set_deterministic(opts)
     if use_ddp and not dist.is_initialized():
         backend = getattr(opts, "ddp.backend") or ("nccl" if device.type == "cuda" else "gloo")
-        dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world_size)
+        timeout = timedelta(seconds=float(getattr(opts, "ddp.timeout")))
+        dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world_size,
+                                timeout=timeout, device_id=device if device.type == "cuda" else None)
     logger.set_enabled(rank == 0)
     seed = int(getattr(opts, "common.seed")) + rank
     random.seed(seed)
@@ -96,6 +118,43 @@ def cleanup(runtime: Runtime) -> None:
 def barrier(runtime: Runtime) -> None:
     if runtime.distributed:
         dist.barrier()
+
+
+def all_gather(runtime: Runtime, value: Any) -> List[Any]:
+    """Every rank's ``value`` (picklable), in rank order, on every rank."""
+    if not runtime.distributed or runtime.world_size == 1:
+        return [value]
+    gathered: List[Any] = [None] * runtime.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def on_main(runtime: Runtime, step: Callable[[], T]) -> Optional[T]:
+    """Run ``step`` on rank 0 only; when it raises a :class:`ParcError`, every rank raises it (so
+    no rank waits for a peer that stopped)."""
+    result, failure = None, None
+    if runtime.is_main:
+        try:
+            result = step()
+        except ParcError as exc:
+            failure = exc
+    if runtime.distributed and runtime.world_size > 1:
+        shared = [failure]
+        dist.broadcast_object_list(shared, src=0)
+        failure = shared[0]
+    if failure is not None:
+        raise failure
+    return result
+
+
+def any_rank(runtime: Runtime, flag: int) -> int:
+    """The largest ``flag`` over all ranks (every rank must call it at the same point)."""
+    if not runtime.distributed or runtime.world_size == 1:
+        return flag
+    device = runtime.device if dist.get_backend() == "nccl" else torch.device("cpu")
+    value = torch.tensor([flag], dtype=torch.int64, device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return int(value.item())
 
 
 def revert_sync_batchnorm(module: nn.Module) -> nn.Module:

@@ -43,3 +43,19 @@ def draw_detections(image: np.ndarray, boxes: np.ndarray, labels: Sequence[int],
         cv2.rectangle(canvas, (x1, y1), (x1 + tw + 3, y1 + th + 4), color, -1)
         cv2.putText(canvas, text, (x1 + 1, y1 + th + 2), font, scale, (255, 255, 255), thickness)
     return canvas
+
+
+def draw_legend(image: np.ndarray, entries: Sequence[Tuple[str, Tuple[int, int, int]]]) -> np.ndarray:
+    """A copy of ``image`` (BGR) with a legend in its top-left corner: one colour swatch and name
+    per ``(name, bgr colour)`` entry."""
+    canvas = image.copy()
+    font, scale, thickness = cv2.FONT_HERSHEY_PLAIN, 1.0, 1
+    (_, th), _ = cv2.getTextSize("Ag", font, scale, thickness)
+    row = th + 8
+    for i, (name, color) in enumerate(entries):
+        top = 4 + i * row
+        (tw, _), _ = cv2.getTextSize(name, font, scale, thickness)
+        cv2.rectangle(canvas, (4, top), (4 + row + tw + 6, top + row - 2), (255, 255, 255), -1)
+        cv2.rectangle(canvas, (6, top + 2), (4 + row - 4, top + row - 4), tuple(int(c) for c in color), -1)
+        cv2.putText(canvas, name, (4 + row, top + th + 3), font, scale, (0, 0, 0), thickness)
+    return canvas

@@ -28,3 +28,16 @@ class TrainingError(ParcError):
 class UndeclaredOptionError(ConfigError, AttributeError):
     """A component read an option that no component declares (a programming error, reported
     with the key and the reader)."""
+
+
+class TrainingInterrupted(ParcError):
+    """Training stopped on a signal after saving a resumable checkpoint; ``exit_code`` is the
+    shell's convention for that signal (128 + its number)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class ExportError(ParcError):
+    """An exported model could not be written, or its outputs differ from the model's."""

@@ -1,7 +1,9 @@
-"""Console logging that only the main process of a distributed run writes."""
+"""Console logging that only the main process of a distributed run writes, also kept in a file
+(``train.log`` of the run) once :func:`add_file` names one."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 _LOGGER = logging.getLogger("parcnet")
@@ -20,9 +22,12 @@ class _StdoutHandler(logging.StreamHandler):
         pass
 
 
+_FORMATTER = logging.Formatter("%(asctime)s - %(levelname)-7s - %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
 def _handler() -> logging.Handler:
     handler = _StdoutHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)-7s - %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(_FORMATTER)
     return handler
 
 
@@ -30,6 +35,21 @@ if not _LOGGER.handlers:
     _LOGGER.addHandler(_handler())
     _LOGGER.setLevel(logging.INFO)
     _LOGGER.propagate = False
+
+
+def add_file(path: os.PathLike) -> None:
+    """Also append everything logged from now on to ``path`` (one file at a time)."""
+    remove_file()
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setFormatter(_FORMATTER)
+    _LOGGER.addHandler(handler)
+
+
+def remove_file() -> None:
+    for handler in list(_LOGGER.handlers):
+        if isinstance(handler, logging.FileHandler):
+            _LOGGER.removeHandler(handler)
+            handler.close()
 
 
 def set_enabled(enabled: bool) -> None:

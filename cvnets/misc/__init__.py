@@ -1,1 +1,1 @@
-"""Model utilities: profiler, EMA, anchors and box coding."""
+"""Model utilities: profiler, EMA, anchors and box coding, folding for inference."""

@@ -9,17 +9,22 @@ optional position embedding, made the same way, is added to the input first.
 ``out[i] = bias + sum_k kernel[k] * x[(i + k) mod L]`` along the axis, which equals a
 convolution of the input concatenated with its first ``L - 1`` rows (or columns).
 
-Depth-wise kernels are applied as a batched product with the circulant matrix of the kernel
-(one ``L x L`` matrix per channel), which is several times faster than a ``L x 1``
-convolution on CPUs; at inference the matrices are cached for the last feature sizes seen.
+Depth-wise kernels are applied, per axis length, as a batched product with the circulant matrix of
+the kernel (one ``L x L`` matrix per channel, several times faster than a ``L x 1`` convolution on
+CPUs) or, for long axes, as a product of spectra (FFT); see :data:`IMPLEMENTATIONS`. In eager
+inference the prepared kernels are cached for the last feature sizes seen
+(:mod:`cvnets.modules.instance_cache`); tracers and compilers always see them computed.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Hashable, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from cvnets.modules.instance_cache import InstanceCache, is_tracing
 
 INSTANCE_KERNEL_METHODS = ("crop", "interpolation_bilinear")
 AXES = {"H": 2, "W": 3}
@@ -48,11 +53,12 @@ _INDEX_CACHE: Dict[Tuple[int, torch.device], Tensor] = {}
 
 def _circulant_index(length: int, device: torch.device) -> Tensor:
     key = (length, device)
-    index = _INDEX_CACHE.get(key)
+    index = None if is_tracing() else _INDEX_CACHE.get(key)
     if index is None:
         steps = torch.arange(length, device=device)
         index = (steps[None, :] - steps[:, None]) % length
-        _INDEX_CACHE[key] = index
+        if not is_tracing():
+            _INDEX_CACHE[key] = index
     return index
 
 
@@ -61,10 +67,17 @@ def circulant(kernel: Tensor) -> Tensor:
     return kernel[:, _circulant_index(kernel.shape[1], kernel.device)]
 
 
-# "circulant": batched products with the kernels' circulant matrices (default, fastest on CPUs);
-# "concat_conv": a convolution over the input concatenated with itself, as the reference computes it
-IMPLEMENTATIONS = ("circulant", "concat_conv")
-_implementation = "circulant"
+# How depth-wise ParC convolutions are computed:
+#   "circulant"   batched products with the kernels' circulant matrices, O(L^2) per row: the fastest
+#                 on CPUs for the short axes of classification;
+#   "fft"         products of spectra (torch.fft.rfft along the axis), O(L log L) per row (Fast-ParC);
+#   "concat_conv" a convolution over the input concatenated with itself, as the reference computes it;
+#   "auto"        circulant below FFT_MIN_LENGTH, fft from there on (the default).
+IMPLEMENTATIONS = ("auto", "circulant", "fft", "concat_conv")
+# the axis length from which "fft" beats "circulant": measured on two CPU cores, batch 1, 96
+# channels (README, "ParC implementations"; python main_benchmark.py --benchmark.parc-crossover)
+FFT_MIN_LENGTH = 256
+_implementation = "auto"
 
 
 def set_implementation(name: str) -> str:
@@ -76,12 +89,58 @@ def set_implementation(name: str) -> str:
     return previous
 
 
-def circular_conv_depthwise(x: Tensor, matrix: Tensor, bias: Optional[Tensor], axis: int) -> Tensor:
-    """Depth-wise circular convolution of ``x`` (N x C x H x W) along ``axis`` with circulant ``matrix``."""
-    if _implementation == "concat_conv":
-        kernel = matrix[:, 0, :]  # the first row of a circulant matrix is its kernel
-        shape = (-1, 1, kernel.shape[1], 1) if axis == 2 else (-1, 1, 1, kernel.shape[1])
-        return circular_conv(x, kernel.reshape(shape), bias, axis, groups=x.shape[1])
+@contextmanager
+def using_implementation(name: str) -> Iterator[None]:
+    """Use ``name`` inside a ``with`` block (see :func:`set_implementation`)."""
+    previous = set_implementation(name)
+    try:
+        yield
+    finally:
+        set_implementation(previous)
+
+
+def current_implementation() -> str:
+    return _implementation
+
+
+def implementation_for(length: int) -> str:
+    """The implementation used for an axis of ``length``. ONNX graphs always get circulant products
+    (matrix products run in every ONNX runtime; DFT operators do not)."""
+    name = _implementation
+    if name == "auto":
+        name = "fft" if length >= FFT_MIN_LENGTH else "circulant"
+    if name == "fft" and torch.onnx.is_in_onnx_export():
+        return "circulant"
+    return name
+
+
+def prepare_kernel(kernel: Tensor, implementation: str) -> Tensor:
+    """``C x L`` instance kernels in the form ``implementation`` applies them: circulant matrices
+    (``C x L x L``), conjugated spectra (``C x (L // 2 + 1)``, complex) or the kernels themselves."""
+    if implementation == "circulant":
+        return circulant(kernel)
+    if implementation == "fft":
+        return torch.fft.rfft(kernel.float(), dim=1).conj_physical()
+    return kernel
+
+
+def parc_depthwise(x: Tensor, prepared: Tensor, implementation: str, bias: Optional[Tensor], axis: int) -> Tensor:
+    """Depth-wise circular convolution of ``x`` (N x C x H x W) along ``axis`` with kernels made by
+    :func:`prepare_kernel` for ``implementation``, plus a per-channel ``bias``."""
+    if implementation == "circulant":
+        return _circulant_product(x, prepared, bias, axis)
+    length = x.shape[axis]
+    if implementation == "fft":  # transforms along the last axis are the fastest: move H there
+        moved = x.transpose(2, 3) if axis == 2 else x
+        spectrum = torch.fft.rfft(moved.float(), dim=3) * prepared.view(1, -1, 1, prepared.shape[1])
+        out = torch.fft.irfft(spectrum, n=length, dim=3).to(x.dtype)
+        out = out.transpose(2, 3) if axis == 2 else out
+        return out if bias is None else out + bias.view(1, -1, 1, 1).to(out.dtype)
+    shape = (-1, 1, length, 1) if axis == 2 else (-1, 1, 1, length)
+    return circular_conv(x, prepared.reshape(shape), bias, axis, groups=x.shape[1])
+
+
+def _circulant_product(x: Tensor, matrix: Tensor, bias: Optional[Tensor], axis: int) -> Tensor:
     n, c, h, w = x.shape
     if axis == 2:
         cols = x.permute(1, 2, 0, 3).reshape(c, h, n * w)
@@ -94,6 +153,15 @@ def circular_conv_depthwise(x: Tensor, matrix: Tensor, bias: Optional[Tensor], a
     return out.view(c, n, h, w).transpose(0, 1)
 
 
+def circular_conv_depthwise(x: Tensor, matrix: Tensor, bias: Optional[Tensor], axis: int) -> Tensor:
+    """Depth-wise circular convolution of ``x`` (N x C x H x W) along ``axis`` with circulant ``matrix``."""
+    implementation = implementation_for(x.shape[axis])
+    if implementation == "circulant":
+        return _circulant_product(x, matrix, bias, axis)
+    kernel = matrix[:, 0, :]  # the first row of a circulant matrix is its kernel
+    return parc_depthwise(x, prepare_kernel(kernel, implementation), implementation, bias, axis)
+
+
 def circular_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], axis: int, groups: int = 1) -> Tensor:
     """Circular convolution with a full ``weight`` (C_out x C_in/groups x L x 1 or 1 x L)."""
     length = x.shape[axis]
@@ -101,39 +169,6 @@ def circular_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], axis: int, 
         raise ValueError(f"ParC kernel of {weight.shape[axis]} does not match the feature size {length}")
     wrapped = torch.cat((x, x.narrow(axis, 0, length - 1)), dim=axis)
     return F.conv2d(wrapped, weight, bias, groups=groups)
-
-
-class InstanceCache:
-    """Remembers tensors derived from parameters (instance kernels, circulant matrices) per feature
-    size while the parameters are unchanged and no gradient is wanted, i.e. at inference."""
-
-    def __init__(self, max_entries: int = 4) -> None:
-        self.max_entries = max_entries
-        self._entries: Dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable, params: Sequence[Tensor], compute: Callable[[], Any]) -> Any:
-        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
-            return compute()
-        if torch.jit.is_tracing() or torch.jit.is_scripting():
-            return compute()
-        stamp = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
-        full_key = (key, stamp)
-        value = self._entries.get(full_key)
-        if value is None:
-            value = compute()
-            if len(self._entries) >= self.max_entries:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[full_key] = value
-        return value
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "InstanceCache":
-        return InstanceCache(self.max_entries)
-
-    def __getstate__(self) -> Dict[str, Any]:
-        return {"max_entries": self.max_entries, "_entries": {}}
 
 
 class ParCConv(nn.Module):
@@ -163,7 +198,7 @@ class ParCConv(nn.Module):
             nn.init.trunc_normal_(self.pe, std=0.02)
         self._cache = InstanceCache()
 
-    def _instances(self, size: int) -> Tuple[Tensor, Optional[Tensor]]:
+    def _instances(self, size: int, implementation: str) -> Tuple[Tensor, Optional[Tensor]]:
         method = "interpolation_bilinear" if self.resize != "none" else "fixed"
         if method == "fixed" and size != self.global_kernel_size:
             raise ValueError(
@@ -173,17 +208,19 @@ class ParCConv(nn.Module):
         weight = instance_tensor(self.gcc_conv.weight, size, self.axis, "interpolation_bilinear")
         pe = instance_tensor(self.pe, size, self.axis, "interpolation_bilinear") if self.use_pe else None
         if self.groups == self.channels:
-            weight = circulant(weight.flatten(1))
+            weight = prepare_kernel(weight.flatten(1), implementation)
         return weight, pe
 
     def forward(self, x: Tensor) -> Tensor:
         size = x.shape[self.axis]
+        implementation = implementation_for(size)
         params = [self.gcc_conv.weight] + ([self.pe] if self.use_pe else [])
-        weight, pe = self._cache.get(size, params, lambda: self._instances(size))
+        weight, pe = self._cache.get((size, implementation), params, lambda: self._instances(size, implementation),
+                                     probe=x)
         if pe is not None:
             x = x + pe
         if self.groups == self.channels:
-            return circular_conv_depthwise(x, weight, self.gcc_conv.bias, self.axis)
+            return parc_depthwise(x, weight, implementation, self.gcc_conv.bias, self.axis)
         return circular_conv(x, weight, self.gcc_conv.bias, self.axis, self.groups)
 
     def profile_macs(self, inputs: Sequence[Tensor], output: Tensor, with_bias: bool = True) -> float:

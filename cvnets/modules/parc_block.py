@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from cvnets.modules.channel_attention import ChannelAttention
-from cvnets.modules.parc import InstanceCache, circulant, circular_conv_depthwise, instance_tensor
+from cvnets.modules.parc import InstanceCache, implementation_for, instance_tensor, parc_depthwise, prepare_kernel
 
 PARC_KERNELS = ("gcc_ca", "gcc", "bkc_ca", "bkc")
 
@@ -110,32 +110,34 @@ class ParCBlock(nn.Module):
     def _meta_pes(self) -> List[Tensor]:
         return [self.meta_pe_1_H, self.meta_pe_1_W, self.meta_pe_2_H, self.meta_pe_2_W] if self.use_pe else []
 
-    def _instances(self, h: int, w: int) -> Tuple[List[Tensor], List[Tensor]]:
-        """Circulant matrices of the four instance kernels and the four instance embeddings."""
+    def _instances(self, h: int, w: int, impls: Tuple[str, str]) -> Tuple[List[Tensor], List[Tensor]]:
+        """The four instance kernels, prepared for the implementations ``impls`` of the H and W axes,
+        and the four instance embeddings."""
         method = self.instance_kernel_method
         sizes_axes = [(h, 2), (w, 3), (h, 2), (w, 3)]
-        kernels = [instance_tensor(meta, size, axis, method)
+        kernels = [prepare_kernel(instance_tensor(meta, size, axis, method).flatten(1), impls[axis - 2])
                    for meta, (size, axis) in zip(self._meta_kernels(), sizes_axes)]
-        matrices = [circulant(k.flatten(1)) for k in kernels]
         pes = [instance_tensor(pe, size, axis, method) for pe, (size, axis) in zip(self._meta_pes(), sizes_axes)]
-        return matrices, pes
+        return kernels, pes
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
+        impls = (implementation_for(h), implementation_for(w))
         params = self._meta_kernels() + self._meta_pes()
-        (m_1h, m_1w, m_2h, m_2w), pes = self._cache.get((h, w), params, lambda: self._instances(h, w))
+        (k_1h, k_1w, k_2h, k_2w), pes = self._cache.get((h, w, impls), params, lambda: self._instances(h, w, impls),
+                                                         probe=x)
         x_1, x_2 = torch.chunk(x, 2, dim=1)
         y_1, y_2 = x_1, x_2
         if pes:
             y_1, y_2 = y_1 + pes[0], y_2 + pes[1]
-        y_1 = circular_conv_depthwise(self.pre_Norm_1(y_1), m_1h, self.meta_1_H_bias, axis=2)
-        y_2 = circular_conv_depthwise(self.pre_Norm_2(y_2), m_1w, self.meta_1_W_bias, axis=3)
+        y_1 = parc_depthwise(self.pre_Norm_1(y_1), k_1h, impls[0], self.meta_1_H_bias, axis=2)
+        y_2 = parc_depthwise(self.pre_Norm_2(y_2), k_1w, impls[1], self.meta_1_W_bias, axis=3)
         if self.mid_mix:
             y_1, y_2 = _shuffle_halves(y_1, y_2)
         if pes:
             y_1, y_2 = y_1 + pes[3], y_2 + pes[2]
-        y_1 = circular_conv_depthwise(y_1, m_2w, self.meta_2_W_bias, axis=3)
-        y_2 = circular_conv_depthwise(y_2, m_2h, self.meta_2_H_bias, axis=2)
+        y_1 = parc_depthwise(y_1, k_2w, impls[1], self.meta_2_W_bias, axis=3)
+        y_2 = parc_depthwise(y_2, k_2h, impls[0], self.meta_2_H_bias, axis=2)
         out = torch.cat((x_1 + y_1, x_2 + y_2), dim=1)
         mixed = self.ffn(out)
         return out + (self.ca(mixed) if self.use_ca else mixed)

@@ -52,6 +52,15 @@ class ParCStage(nn.Module):
             return self.local_global_fusion(x + y)
         return self.local_global_fusion(torch.cat((y, x), dim=1))
 
+    def fold_for_inference(self) -> None:
+        """Fold the batch norm after the blocks into the 1x1 channel adaptation (see cvnets.misc.fuse)."""
+        from cvnets.misc.fuse import fold_norm_before_conv, is_batch_norm
+
+        norm, conv = self.spatial_global_rep[-1], self.channel_adaptive.block.conv
+        if is_batch_norm(norm) and tuple(conv.padding) == (0, 0):
+            fold_norm_before_conv(norm, conv)
+            del self.spatial_global_rep[-1]
+
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, parc_channels={self.parc_channels}, blocks={self.n_blocks}, "
                 f"fusion={self.fusion}")

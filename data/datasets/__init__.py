@@ -11,10 +11,12 @@ from data.datasets.coco_instances import COCOInstanceSegmentation
 from data.datasets.imagenet import ImageNetDataset
 from data.datasets.pascal import PascalVOCDataset
 from data.datasets.registry import DATASET_REGISTRY
+from data.transforms import check_classification_only
 from utils.opts import add_options
 
 
 def build_dataset(opts: Any, is_training: bool, is_evaluation: bool = False) -> BaseImageDataset:
+    check_classification_only(opts)
     return DATASET_REGISTRY.get(getattr(opts, "dataset.name"))(opts, is_training=is_training,
                                                                      is_evaluation=is_evaluation)
 

@@ -12,12 +12,17 @@ from torch.utils.data import Dataset
 
 from utils import logger
 from utils.errors import DataError
+from utils.random_state import seeded_draws
 
 
 def read_image(path: os.PathLike) -> np.ndarray:
     """Decode an image as the released models were trained: OpenCV, 3 channels in BGR order
     (grayscale replicated, alpha dropped, EXIF orientation applied), uint8."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV's limit
+        reason = str(exc).strip().splitlines()[-1].split("error: ")[-1]
+        raise DataError(f"cannot read image {path}: OpenCV refused it ({reason})") from None
     if image is None:
         reason = "file not found" if not Path(path).is_file() else "not a readable image"
         raise DataError(f"cannot read image {path}: {reason}")
@@ -31,7 +36,7 @@ def read_mask(path: os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as mask:
             return np.array(mask if mask.mode in ("L", "P") else mask.convert("L"), dtype=np.uint8)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"cannot read mask {path}: {exc}") from None
 
 
@@ -41,7 +46,7 @@ def evaluation_transform(opts: Any, task: str, size: Tuple[int, int]) -> Any:
     from data.transforms import Compose, Resize, ToTensor
 
     resize = bool(getattr(opts, f"evaluation.{task}.resize_input_images"))
-    return Compose(([Resize(opts, size)] if resize else []) + [ToTensor()])
+    return Compose(([Resize(opts, size)] if resize else []) + [ToTensor(opts)])
 
 
 class BaseImageDataset(Dataset):
@@ -70,9 +75,14 @@ class BaseImageDataset(Dataset):
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         raise NotImplementedError
 
-    def __getitem__(self, item: Tuple[int, int, int]) -> Optional[Dict[str, Any]]:
-        crop_h, crop_w, index = item
+    def __getitem__(self, item: Tuple[int, ...]) -> Optional[Dict[str, Any]]:
+        """``item`` is ``(crop_h, crop_w, index)`` or, from the batch samplers, ``(crop_h, crop_w,
+        index, seed)``: the sample's random draws then come from ``seed``."""
+        crop_h, crop_w, index = item[:3]
         try:
+            if len(item) > 3:
+                with seeded_draws(item[3]):
+                    return self.get_sample(index, (crop_h, crop_w))
             return self.get_sample(index, (crop_h, crop_w))
         except DataError as exc:
             logger.warning(f"skipping sample {index}: {exc}")

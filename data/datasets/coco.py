@@ -1,5 +1,6 @@
-"""COCO object detection (``root/annotations/instances_{train,val}2017.json`` and
-``root/images/{train,val}2017/``), read with pycocotools."""
+"""COCO object detection (``root/annotations/instances_{train,val}2017.json``, the images in
+``root/images/{train,val}2017/`` or, as the official archives unpack, ``root/{train,val}2017/``),
+read with pycocotools."""
 from __future__ import annotations
 
 import contextlib
@@ -51,6 +52,17 @@ def load_coco(annotation_file: Path) -> Any:
         raise DataError(f"cannot read COCO annotations {annotation_file}: {exc}") from None
 
 
+def coco_image_dir(root: Path, split: str, option: str) -> Path:
+    """The image folder of ``split`` (``val2017``): ``root/images/<split>`` (the reference's
+    layout) or ``root/<split>`` (the official archives unpacked); an error naming both otherwise."""
+    candidates = [root / "images" / split, root / split]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise DataError(f"{option}: no COCO {split} images under {root}: looked for {candidates[0]}/ and "
+                    f"{candidates[1]}/ (the official unpacked layout: train2017/, val2017/, annotations/)")
+
+
 @DATASET_REGISTRY.register("coco")
 class COCODetection(BaseImageDataset):
     """Images with their boxes (corner form, pixels) and contiguous labels 1..K (0 is background).
@@ -66,9 +78,7 @@ class COCODetection(BaseImageDataset):
         root = self.check_root()
         self.split = "train" if is_training else "val"
         self.annotation_file = root / "annotations" / f"instances_{self.split}{self.year}.json"
-        self.image_dir = root / "images" / f"{self.split}{self.year}"
-        if not self.image_dir.is_dir():
-            raise DataError(f"{self.root_option}: image folder not found: {self.image_dir}")
+        self.image_dir = coco_image_dir(root, f"{self.split}{self.year}", self.root_option)
         self.coco = load_coco(self.annotation_file)
         categories = sorted(self.coco.getCatIds())
         self.coco_to_label = {cat: i + 1 for i, cat in enumerate(categories)}
@@ -77,33 +87,51 @@ class COCODetection(BaseImageDataset):
         self.num_classes = len(self.class_names)
         self._annotations: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
         self._annotation_ids: Dict[int, List[int]] = {}  # of the boxes kept, in their order
-        dropped = 0
+        counts = {"left out": 0, "clipped": 0, "outside": 0}
         for image_id in self.coco.imgs:
-            boxes, labels, kept, n_dropped = self._load_annotations(image_id)
+            boxes, labels, kept = self._load_annotations(image_id, counts)
             self._annotations[image_id] = (boxes, labels)
             self._annotation_ids[image_id] = kept
-            dropped += n_dropped
         all_ids = sorted(self.coco.imgs)
         self.ids = [i for i in all_ids if len(self._annotations[i][1])] if is_training else all_ids
         if not self.ids:
             raise DataError(f"{self.annotation_file} holds no images" + (" with boxes" if is_training else ""))
         unused = len(all_ids) - len(self.ids)
-        if dropped or unused:
-            logger.log(f"COCO {self.split}: {dropped} crowd or empty boxes left out"
-                       + (f"; {unused} images without boxes not used for training" if unused else ""))
+        notes = [f"{counts['left out']} crowd or empty boxes left out"] if counts["left out"] else []
+        if counts["clipped"]:
+            notes.append(f"{counts['clipped']} boxes reaching outside their image clipped to it")
+        if counts["outside"]:
+            notes.append(f"{counts['outside']} boxes entirely outside their image left out")
+        if unused:
+            notes.append(f"{unused} images without boxes not used for training")
+        if notes:
+            logger.log(f"COCO {self.split}: " + "; ".join(notes))
 
-    def _load_annotations(self, image_id: int) -> Tuple[np.ndarray, np.ndarray, List[int], int]:
-        annotations = self.coco.imgToAnns.get(image_id, [])
-        boxes, labels, kept, dropped = [], [], [], 0
-        for ann in annotations:
+    def _load_annotations(self, image_id: int, counts: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray, List[int]]:
+        """The image's boxes (corner form, clipped to the image when it states its size),
+        labels and annotation ids;
+        ``counts`` tallies the boxes left out or clipped."""
+        info = self.coco.imgs[image_id]
+        width, height = info.get("width"), info.get("height")
+        boxes, labels, kept = [], [], []
+        for ann in self.coco.imgToAnns.get(image_id, []):
             x, y, w, h = ann["bbox"]
             if ann.get("iscrowd", 0) or w <= 0 or h <= 0 or ann["category_id"] not in self.coco_to_label:
-                dropped += 1
+                counts["left out"] += 1
                 continue
-            boxes.append([x, y, x + w, y + h])
+            box = [x, y, x + w, y + h]
+            if width and height:
+                clipped = [min(max(box[0], 0), width), min(max(box[1], 0), height),
+                           min(max(box[2], 0), width), min(max(box[3], 0), height)]
+                if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                    counts["outside"] += 1
+                    continue
+                counts["clipped"] += clipped != box
+                box = clipped
+            boxes.append(box)
             labels.append(self.coco_to_label[ann["category_id"]])
             kept.append(ann["id"])
-        return (np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), kept, dropped)
+        return np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), kept
 
     def instance_masks(self, image_id: int, height: int, width: int) -> np.ndarray:
         """``N x height x width`` uint8 masks of the boxes kept for ``image_id``, in their order."""
@@ -162,11 +190,11 @@ class COCODetectionSSD(COCODetection):
         if getattr(self.opts, "image_augmentation.random_zoom_out.enable"):
             chain.append(RandomZoomOut(self.opts))
         chain += [SSDCropping(self.opts), PhotometricDistort(self.opts), RandomHorizontalFlip(self.opts),
-                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()]
+                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)]
         return Compose(chain)
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
-        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor()])
+        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)])
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         if self.is_evaluation:

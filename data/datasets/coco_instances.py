@@ -31,7 +31,7 @@ class COCOInstanceSegmentation(COCODetection):
             chain.append(PhotometricDistort(self.opts))
         if getattr(self.opts, "image_augmentation.random_horizontal_flip.enable"):
             chain.append(RandomHorizontalFlip(self.opts))
-        return Compose(chain + [ToTensor()])
+        return Compose(chain + [ToTensor(self.opts)])
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         if self.is_evaluation:
@@ -41,7 +41,7 @@ class COCOInstanceSegmentation(COCODetection):
         boxes, labels = self._annotations[image_id]
         data = {"image": image, "box_coordinates": boxes.copy(), "box_labels": labels.copy(),
                 "instance_masks": self.instance_masks(image_id, *image.shape[:2])}
-        data = (self.training_transforms() if self.is_training else Compose([ToTensor()]))(data)
+        data = (self.training_transforms() if self.is_training else Compose([ToTensor(self.opts)]))(data)
         target = {"boxes": torch.from_numpy(data["box_coordinates"]).float(),
                   "labels": torch.from_numpy(data["box_labels"]),
                   "masks": torch.from_numpy(data["instance_masks"])}

@@ -87,7 +87,7 @@ class PascalVOCDataset(BaseImageDataset):
         else:
             chain.append(Resize(self.opts, size))
         chain += augmentation_transforms(self.opts, exclude=("random_resize",))
-        return Compose(chain + [ToTensor()])
+        return Compose(chain + [ToTensor(self.opts)])
 
     def check_labels(self, mask: np.ndarray, mask_path: Path) -> None:
         """A label outside ``[0, model.segmentation.n_classes)`` other than ``loss.ignore_idx`` would
@@ -115,7 +115,7 @@ class PascalVOCDataset(BaseImageDataset):
                     "file_name": image_path.name, "image_path": str(image_path), "im_height": image.shape[0],
                     "im_width": image.shape[1]}
         transform = (self.training_transforms(size) if self.is_training
-                     else Compose([Resize(self.opts, size), ToTensor()]))
+                     else Compose([Resize(self.opts, size), ToTensor(self.opts)]))
         data = transform({"image": image, "mask": mask})
         return {"image": data["image"], "label": data["mask"], "sample_id": index}
 

@@ -1,5 +1,7 @@
-"""Batch samplers yield lists of ``(crop_h, crop_w, index)``: the dataset crops each sample to the
-batch's size, so a batch can change resolution from one step to the next.
+"""Batch samplers yield lists of ``(crop_h, crop_w, index, seed)``: the dataset crops each sample to
+the batch's size, so a batch can change resolution from one step to the next, and draws the
+sample's random augmentations from ``seed`` (a function of ``common.seed``, the epoch and the
+index), so they do not depend on the number of loading processes or on where a run resumed.
 
 Distributed runs: every rank reads a disjoint shard (``indices[rank::world_size]``) of one
 permutation that all ranks draw from the same seed, and makes the same resolution choices, so
@@ -16,11 +18,13 @@ from typing import Any, Iterator, List, Tuple
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from utils.errors import ConfigError
+from utils.random_state import sample_seed
 from utils.registry import Registry
 
 SAMPLER_REGISTRY = Registry("sampler", option="sampler.name")
 
-Batch = List[Tuple[int, int, int]]
+Batch = List[Tuple[int, int, int, int]]
 
 
 def dist_info() -> Tuple[int, int]:
@@ -36,14 +40,17 @@ class BaseBatchSampler(Sampler):
         key = "dataset.train_batch_size0" if is_training else "dataset.val_batch_size0"
         self.batch_size = int(getattr(opts, key))
         if self.batch_size < 1:
-            raise ValueError(f"{key} must be at least 1, got {self.batch_size}")
+            raise ConfigError(f"{key} must be at least 1, got {self.batch_size}")
         self.n_samples, self.is_training, self.shuffle = n_samples, is_training, is_training
         self.seed = int(getattr(opts, "common.seed"))
         self.epoch = 0
+        self.start_step = 0
         self._plan_epoch, self._plan = None, []
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        """Serve the batches of ``epoch`` from its ``start_step``-th on (a resumed epoch skips those
+        it already trained on)."""
+        self.epoch, self.start_step = epoch, start_step
 
     def update_scales(self, epoch: int) -> None:
         """Hook for samplers whose scales change during training."""
@@ -63,7 +70,7 @@ class BaseBatchSampler(Sampler):
         ids = indices[start:start + size]
         if self.is_training and len(ids) < size:
             ids = ids + indices[:size - len(ids)]
-        return [(h, w, i) for i in ids]
+        return [(h, w, i, sample_seed(self.seed, self.epoch, i)) for i in ids]
 
     def plan(self) -> List[Batch]:
         """This epoch's batches (computed once per epoch)."""
@@ -76,10 +83,10 @@ class BaseBatchSampler(Sampler):
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[Batch]:
-        return iter(self.plan())
+        return iter(self.plan()[self.start_step:])
 
     def __len__(self) -> int:
-        return len(self.plan())
+        return len(self.plan()) - min(self.start_step, len(self.plan()))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -5,12 +5,16 @@ import argparse
 from typing import Any, Callable, List, Sequence
 
 from data.transforms.base import TRANSFORM_REGISTRY, Compose, RandomOrder, Sample
+from data.transforms.erasing import RandomErase
 from data.transforms.geometric import (BoxPercentCoords, CenterCrop, RandomCrop, RandomFlip, RandomHorizontalFlip,
                                        RandomResize, RandomResizedCrop, RandomRotate, RandomScale, RandomTranslate,
                                        RandomVerticalFlip, RandomZoomOut, Resize, SSDCropping)
 from data.transforms.photometric import (PhotometricDistort, RandomBlur, RandomGammaCorrection, RandomGaussianNoise,
                                          RandomJPEGCompress)
-from data.transforms.tensor import ToTensor
+from data.transforms.mixing import BatchMixing, arguments_mixing, build_batch_mixing
+from data.transforms.rand_augment import RandAugment
+from data.transforms.tensor import InputConvention, ToTensor, image_to_tensor
+from utils.errors import ConfigError
 from utils.opts import add_options
 
 # the optional augmentations a config can switch on, in the order they are applied
@@ -48,6 +52,32 @@ def augmentation_transforms(opts: Any, exclude: Sequence[str] = ()) -> List[Call
     return chain
 
 
+# augmentations that would not keep boxes or masks aligned with the image
+CLASSIFICATION_ONLY = ("rand_augment", "random_erase", "mixup", "cutmix")
+
+
+def check_classification_only(opts: Any) -> None:
+    """A :class:`ConfigError` when a classification-only augmentation is enabled for another task."""
+    task = getattr(opts, "dataset.category")
+    for name in CLASSIFICATION_ONLY:
+        if task != "classification" and _enabled(opts, name):
+            raise ConfigError(f"image_augmentation.{name}.enable is for classification only "
+                              f"(dataset.category is {task})")
+
+
+def classification_training_transforms(opts: Any, first: Callable[[Sample], Sample],
+                                       size: Sequence[int]) -> Compose:
+    """``first`` (the crop), the enabled augmentations, RandAugment, the tensor, random erasing:
+    the order of timm's training pipeline."""
+    chain = [first, *augmentation_transforms(opts)]
+    if _enabled(opts, "rand_augment"):
+        chain.append(RandAugment(opts, size))
+    chain.append(ToTensor(opts))
+    if _enabled(opts, "random_erase"):
+        chain.append(RandomErase(opts))
+    return Compose(chain)
+
+
 def arguments_transforms(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     TRANSFORM_REGISTRY.add_arguments(parser)
     group = parser.add_argument_group("Random order")
@@ -55,6 +85,7 @@ def arguments_transforms(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         ("enable", False, "apply the augmentations in a random order"),
         ("apply-k", 1.0, "fraction of the augmentations applied each time"),
     ])
+    arguments_mixing(parser)
     return parser
 
 
@@ -62,6 +93,7 @@ __all__ = [
     "TRANSFORM_REGISTRY", "Compose", "RandomOrder", "ToTensor", "Resize", "CenterCrop", "RandomResizedCrop",
     "RandomCrop", "RandomResize", "RandomScale", "RandomFlip", "RandomHorizontalFlip", "RandomVerticalFlip",
     "RandomRotate", "RandomTranslate", "RandomZoomOut", "SSDCropping", "BoxPercentCoords", "PhotometricDistort",
-    "RandomBlur", "RandomGammaCorrection", "RandomGaussianNoise", "RandomJPEGCompress", "augmentation_transforms",
-    "arguments_transforms",
+    "RandomBlur", "RandomGammaCorrection", "RandomGaussianNoise", "RandomJPEGCompress", "RandAugment", "RandomErase",
+    "BatchMixing", "InputConvention", "image_to_tensor", "build_batch_mixing", "augmentation_transforms",
+    "check_classification_only", "classification_training_transforms", "arguments_transforms",
 ]

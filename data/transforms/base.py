@@ -23,11 +23,38 @@ Size = Union[int, Sequence[int]]
 
 INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 
+# Not an OpenCV flag: resizing with PIL's bicubic filter, which widens its support when it shrinks
+# an image (antialiasing). It is what timm and torchvision do to PIL images ("bicubic" there), so the
+# ParC ConvNets see the inputs their recipe trained on; OpenCV's INTER_CUBIC ("cubic") does not
+# antialias.
+PIL_BICUBIC = "pil_bicubic"
+RESIZE_INTERPOLATIONS: Dict[str, Union[int, str]] = {**INTERPOLATIONS, "bicubic": PIL_BICUBIC}
+
+Interpolation = Union[int, str]
+
 
 def cv2_interpolation(name: str, option: str = "interpolation") -> int:
     if name not in INTERPOLATIONS:
         raise ConfigError(f"{option}: unknown interpolation {name!r}; choose one of: {', '.join(INTERPOLATIONS)}")
     return INTERPOLATIONS[name]
+
+
+def resize_interpolation(name: str, option: str = "interpolation") -> Interpolation:
+    """The interpolation of a resize: an OpenCV flag, or :data:`PIL_BICUBIC` for ``bicubic``."""
+    if name not in RESIZE_INTERPOLATIONS:
+        raise ConfigError(f"{option}: unknown interpolation {name!r}; "
+                          f"choose one of: {', '.join(RESIZE_INTERPOLATIONS)}")
+    return RESIZE_INTERPOLATIONS[name]
+
+
+def resize_image(image: np.ndarray, width: int, height: int, interpolation: Interpolation) -> np.ndarray:
+    """``image`` (H x W or H x W x C uint8) resized to ``width`` x ``height``; channels are resized
+    independently, so their order does not matter."""
+    if interpolation == PIL_BICUBIC:
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
+    return cv2.resize(image, dsize=(width, height), interpolation=interpolation)
 
 
 def pair(size: Size) -> Tuple[int, int]:
@@ -49,7 +76,7 @@ def crop_sample(data: Sample, top: int, left: int, height: int, width: int) -> S
     return data
 
 
-def resize_sample(data: Sample, size: Size, interpolation: int = cv2.INTER_LINEAR) -> Sample:
+def resize_sample(data: Sample, size: Size, interpolation: Interpolation = cv2.INTER_LINEAR) -> Sample:
     """Resize to ``(h, w)``, or with an int, the shorter side to ``size`` keeping the aspect ratio.
 
     Masks use nearest-neighbour interpolation. Boxes are left as they are: pipelines that resize
@@ -66,7 +93,7 @@ def resize_sample(data: Sample, size: Size, interpolation: int = cv2.INTER_LINEA
             new_h, new_w = size, int(size * w / h)
     else:
         new_h, new_w = pair(size)
-    data["image"] = cv2.resize(img, dsize=(new_w, new_h), interpolation=interpolation)
+    data["image"] = resize_image(img, new_w, new_h, interpolation)
     if data.get("mask") is not None:
         data["mask"] = cv2.resize(data["mask"], dsize=(new_w, new_h), interpolation=cv2.INTER_NEAREST)
     return data

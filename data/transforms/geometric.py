@@ -9,8 +9,8 @@ from typing import Any, Optional, Tuple
 import cv2
 import numpy as np
 
-from data.transforms.base import (INTERPOLATIONS, TRANSFORM_REGISTRY, Sample, Size, crop_sample, cv2_interpolation,
-                                  pair, resize_sample)
+from data.transforms.base import (INTERPOLATIONS, RESIZE_INTERPOLATIONS, TRANSFORM_REGISTRY, Sample, Size, crop_sample,
+                                  cv2_interpolation, pair, resize_interpolation, resize_sample)
 from utils.errors import ConfigError
 from utils.opts import add_options
 
@@ -22,13 +22,14 @@ class Resize:
     def __init__(self, opts: Any, size: Size) -> None:
         self.size = size if isinstance(size, int) else pair(size)
         name = getattr(opts, "image_augmentation.resize.interpolation")
-        self.interpolation = cv2_interpolation(name, "image_augmentation.resize.interpolation")
+        self.interpolation = resize_interpolation(name, "image_augmentation.resize.interpolation")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Resize")
         add_options(group, "--image-augmentation.resize", [
-            ("interpolation", "bilinear", "interpolation of fixed resizing", dict(choices=list(INTERPOLATIONS))),
+            ("interpolation", "bilinear", "interpolation of fixed resizing (bicubic: PIL's antialiased filter, as "
+             "timm uses; cubic: OpenCV's)", dict(choices=list(RESIZE_INTERPOLATIONS))),
         ])
         return parser
 
@@ -68,14 +69,14 @@ class RandomResizedCrop:
                               f"0 < low < high, got {ratio}")
         self.ratio = (round(ratio[0], 3), round(ratio[1], 3))
         name = getattr(opts, "image_augmentation.random_resized_crop.interpolation")
-        self.interpolation = cv2_interpolation(name, "image_augmentation.random_resized_crop.interpolation")
+        self.interpolation = resize_interpolation(name, "image_augmentation.random_resized_crop.interpolation")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         group = parser.add_argument_group("Random resized crop")
         add_options(group, "--image-augmentation.random-resized-crop", [
             ("enable", False, "random resized crop"),
-            ("interpolation", "bilinear", "interpolation of the resize", dict(choices=list(INTERPOLATIONS))),
+            ("interpolation", "bilinear", "interpolation of the resize", dict(choices=list(RESIZE_INTERPOLATIONS))),
             ("scale", [0.08, 1.0], "range of the cropped area, as a fraction of the image", dict(nargs=2)),
             ("aspect-ratio", [3 / 4, 4 / 3], "range of the crop's aspect ratio", dict(nargs=2)),
         ])
@@ -166,7 +167,7 @@ class RandomResize:
             raise ConfigError(f"image_augmentation.random_resize needs 0 < min_size <= max_size, "
                               f"got {self.min_size} and {self.max_size}")
         name = getattr(opts, "image_augmentation.random_resize.interpolation")
-        self.interpolation = cv2_interpolation(name, "image_augmentation.random_resize.interpolation")
+        self.interpolation = resize_interpolation(name, "image_augmentation.random_resize.interpolation")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -175,7 +176,7 @@ class RandomResize:
             ("enable", False, "random resizing"),
             ("min-size", 256, "smallest shorter side"),
             ("max-size", 1024, "largest shorter side"),
-            ("interpolation", "bilinear", "interpolation", dict(choices=list(INTERPOLATIONS))),
+            ("interpolation", "bilinear", "interpolation", dict(choices=list(RESIZE_INTERPOLATIONS))),
         ])
         return parser
 
@@ -194,7 +195,7 @@ class RandomScale:
         self.min_scale = float(getattr(opts, "image_augmentation.random_scale.min_scale"))
         self.max_scale = float(getattr(opts, "image_augmentation.random_scale.max_scale"))
         name = getattr(opts, "image_augmentation.random_scale.interpolation")
-        self.interpolation = cv2_interpolation(name, "image_augmentation.random_scale.interpolation")
+        self.interpolation = resize_interpolation(name, "image_augmentation.random_scale.interpolation")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -203,7 +204,7 @@ class RandomScale:
             ("enable", False, "random scaling"),
             ("min-scale", 0.5, "min factor"),
             ("max-scale", 2.0, "max factor"),
-            ("interpolation", "bilinear", "interpolation", dict(choices=list(INTERPOLATIONS))),
+            ("interpolation", "bilinear", "interpolation", dict(choices=list(RESIZE_INTERPOLATIONS))),
         ])
         return parser
 

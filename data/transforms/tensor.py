@@ -1,28 +1,130 @@
-"""Conversion of samples to tensors."""
+"""The model's input convention, and the conversion of samples to tensors.
+
+A model family fixes how its released weights expect their inputs: ParC-Net and MobileViT take
+OpenCV's BGR order in [0, 1], unnormalised (the defaults); the ParC ConvNets take RGB normalised
+with the ImageNet mean and std, as timm's ConvNeXt recipe trained them. The
+``image_augmentation.to_tensor.*`` options say which. :func:`image_to_tensor` is the one place
+where a decoded image becomes a model input: training, validation, the evaluation scripts, the
+benchmark and exporters all go through it (or through :class:`ToTensor`, which calls it).
+"""
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from data.transforms.base import TRANSFORM_REGISTRY, Sample
+from utils.errors import ConfigError
+from utils.opts import add_options
+
+CHANNEL_ORDERS = ("bgr", "rgb")
+_KEY = "image_augmentation.to_tensor"
+
+
+def _three_floats(value: Optional[Sequence[float]], option: str, positive: bool = False) -> Tuple[float, ...]:
+    if value is None or len(value) != 3:
+        raise ConfigError(f"{option} needs 3 values (one per output channel, on the [0, 1] scale) when "
+                          f"{_KEY}.mean_std_normalization.enable is set, got {value}")
+    if positive and min(value) <= 0:
+        raise ConfigError(f"{option} must be positive, got {list(value)}")
+    return tuple(float(v) for v in value)
+
+
+@dataclass(frozen=True)
+class InputConvention:
+    """How a decoded image becomes the model's input.
+
+    Attributes:
+        channel_order: ``"bgr"`` (OpenCV's order, as decoded) or ``"rgb"``.
+        mean: per-channel mean on the [0, 1] scale, in the output channel order; ``None``: no
+            normalisation.
+        std: per-channel standard deviation, likewise.
+    """
+
+    channel_order: str = "bgr"
+    mean: Optional[Tuple[float, float, float]] = None
+    std: Optional[Tuple[float, float, float]] = None
+
+    @classmethod
+    def from_opts(cls, opts: Any) -> "InputConvention":
+        order = getattr(opts, f"{_KEY}.channel_order")
+        if order not in CHANNEL_ORDERS:
+            raise ConfigError(f"{_KEY}.channel_order: choose one of {', '.join(CHANNEL_ORDERS)}, got {order!r}")
+        if not getattr(opts, f"{_KEY}.mean_std_normalization.enable"):
+            return cls(order)
+        key = f"{_KEY}.mean_std_normalization"
+        return cls(order, _three_floats(getattr(opts, f"{key}.mean"), f"{key}.mean"),
+                   _three_floats(getattr(opts, f"{key}.std"), f"{key}.std", positive=True))
+
+    def mean_rgb(self) -> Optional[Tuple[float, float, float]]:
+        """The normalisation mean in RGB order (``None`` without normalisation)."""
+        if self.mean is None:
+            return None
+        return self.mean if self.channel_order == "rgb" else tuple(reversed(self.mean))
+
+    def std_rgb(self) -> Optional[Tuple[float, float, float]]:
+        """The normalisation standard deviation in RGB order (``None`` without normalisation)."""
+        if self.std is None:
+            return None
+        return self.std if self.channel_order == "rgb" else tuple(reversed(self.std))
+
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+        if self.channel_order == "rgb":
+            image = image[..., ::-1]
+        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+        if self.mean is not None:
+            tensor.sub_(torch.tensor(self.mean).view(3, 1, 1)).div_(torch.tensor(self.std).view(3, 1, 1))
+        return tensor
+
+
+def image_to_tensor(image: np.ndarray, opts: Any) -> torch.Tensor:
+    """The model input of one decoded image, per the ``image_augmentation.to_tensor.*`` options.
+
+    Args:
+        image: H x W x 3 uint8 array in OpenCV's BGR order (as :func:`data.datasets.read_image`
+            returns it), already resized and cropped.
+        opts: the parsed options.
+
+    Returns:
+        A 3 x H x W float tensor: the channels in ``channel_order``, scaled to [0, 1] and, when
+        ``mean_std_normalization.enable`` is set, normalised with its ``mean`` and ``std``.
+    """
+    return InputConvention.from_opts(opts)(image)
 
 
 @TRANSFORM_REGISTRY.register("to_tensor")
 class ToTensor:
-    """Image: H x W x C uint8 -> C x H x W float in [0, 1], channel order unchanged (BGR, as read);
-    no mean/std normalization, as the released models were trained. Mask: int64 tensor."""
+    """Image: H x W x 3 uint8 BGR -> 3 x H x W float, by :func:`image_to_tensor`.
+    Mask: int64 tensor."""
 
-    def __init__(self, opts: Any = None) -> None:
-        pass
+    def __init__(self, opts: Any) -> None:
+        self.convention = InputConvention.from_opts(opts)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Input convention (model inputs)")
+        add_options(group, "--image-augmentation.to-tensor", [
+            ("channel-order", "bgr", "channel order of the model input (bgr: as OpenCV decodes, the ParC-Net and "
+             "MobileViT weights; rgb: timm's, the ParC ConvNets)", dict(choices=CHANNEL_ORDERS)),
+            ("mean-std-normalization.enable", False, "subtract the mean and divide by the std after scaling to [0, 1]"),
+            ("mean-std-normalization.mean", None, "3 values on the [0, 1] scale, in the output channel order "
+             "(ImageNet's in RGB: 0.485 0.456 0.406)", dict(type=float, nargs="+")),
+            ("mean-std-normalization.std", None, "3 values on the [0, 1] scale, in the output channel order "
+             "(ImageNet's in RGB: 0.229 0.224 0.225)", dict(type=float, nargs="+")),
+        ])
+        return parser
 
     def __call__(self, data: Sample) -> Sample:
-        image = np.ascontiguousarray(data["image"].transpose(2, 0, 1))
-        data["image"] = torch.from_numpy(image).float().div_(255.0)
+        data["image"] = self.convention(data["image"])
         if data.get("mask") is not None:
             data["mask"] = torch.from_numpy(np.ascontiguousarray(data["mask"])).long()
         return data
 
     def __repr__(self) -> str:
-        return "ToTensor()"
+        c = self.convention
+        return f"ToTensor(channel_order={c.channel_order}, mean={c.mean}, std={c.std})"

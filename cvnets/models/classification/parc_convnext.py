@@ -39,6 +39,16 @@ class ConvNeXtBlock(nn.Module):
         self.pwconv2 = nn.Linear(4 * dim, dim)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
+    def fold_for_inference(self) -> None:
+        """Fold the layer norm's affine parameters into ``pwconv1`` and the layer scale into
+        ``pwconv2`` (see cvnets.misc.fuse)."""
+        from cvnets.misc.fuse import fold_layer_norm_into_linear, scale_linear_output
+
+        self.norm = fold_layer_norm_into_linear(self.norm, self.pwconv1)
+        if self.gamma is not None:
+            scale_linear_output(self.pwconv2, self.gamma.detach())
+            self.gamma = None
+
     def forward(self, x: Tensor) -> Tensor:
         if self.parc:
             x_h, x_w = torch.chunk(x, 2, dim=1)

@@ -42,6 +42,13 @@ class ParCInvertedResidual(nn.Module):
         self.act = nn.ReLU6()
         self.pw_linear = nn.Sequential(nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
 
+    def fold_for_inference(self) -> None:
+        """Fold the batch norm after the ParC pair into it (see cvnets.misc.fuse)."""
+        from cvnets.misc.fuse import fold_norm_into_parc_pair
+
+        self.gcc_H, self.gcc_W = fold_norm_into_parc_pair(self.gcc_H, self.gcc_W, self.bn)
+        self.bn = nn.Identity()
+
     def forward(self, x: Tensor) -> Tensor:
         x_h, x_w = torch.chunk(self.pw_expand(x), 2, dim=1)
         out = self.pw_linear(self.act(self.bn(torch.cat((self.gcc_H(x_h), self.gcc_W(x_w)), dim=1))))

@@ -36,6 +36,14 @@ class ParCBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
 
+    def fold_for_inference(self) -> None:
+        """Fold the batch norms into the convolutions before them (see cvnets.misc.fuse)."""
+        from cvnets.misc.fuse import fold_conv_norm_pairs, fold_norm_into_parc_pair
+
+        fold_conv_norm_pairs(self, (("conv1", "bn1"), ("conv3", "bn3")))
+        self.parc_H, self.parc_W = fold_norm_into_parc_pair(self.parc_H, self.parc_W, self.bn2)
+        self.bn2 = nn.Identity()
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out_h, out_w = torch.chunk(out, 2, dim=1)
@@ -98,6 +106,11 @@ class ParCResNet(nn.Module):
             else:
                 layers.append(ParCBottleneck(self.inplanes, planes, kernel, use_pe=True, resize=resize))
         return nn.Sequential(*layers)
+
+    def fold_for_inference(self) -> None:
+        from cvnets.misc.fuse import fold_conv_norm_pairs
+
+        fold_conv_norm_pairs(self, (("conv1", "bn1"),))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

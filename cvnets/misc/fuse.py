@@ -1,0 +1,196 @@
+"""Fold a model for inference: :func:`fuse_for_inference`.
+
+What it folds (outputs stay within 1e-4 relative error of the original model):
+
+* batch norm (also synchronised or frozen) into the convolution before it, and into a convolution
+  without padding after it (``BN -> 1x1 conv`` in the ParC block's FFN and at the end of a ParC
+  stage);
+* batch norm and position embeddings into the ParC convolutions (scaled kernels, one constant map
+  per feature size: :mod:`cvnets.modules.parc_fused`);
+* layer norm's affine parameters into the linear layer (or attention projection) after it, and
+  ConvNeXt's layer scale into the linear layer before it;
+* dropout, stochastic depth and identity layers out of sequential containers.
+
+Modules whose structure is not a plain sequence fold themselves in a ``fold_for_inference()``
+method (ParC stage, ParC bottleneck, ...), using the helpers here; torchvision's ResNet blocks are
+folded by the table :data:`CONV_NORM_PAIRS`.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Type
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from cvnets.layers import DropPath, FrozenBatchNorm
+from cvnets.modules.parc import ParCConv
+from cvnets.modules.parc_block import ParCBlock
+from cvnets.modules.parc_fused import FusedParCBlock, FusedParCConv, PlannedModule, norm_affine
+from cvnets.modules.transformer import MultiHeadAttention
+
+BATCH_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm, FrozenBatchNorm)
+NO_OPS = (nn.Dropout, nn.Dropout2d, nn.Identity, DropPath)
+# modules of other libraries whose convolutions feed batch norms held as attributes
+CONV_NORM_PAIRS: Dict[Type[nn.Module], Tuple[Tuple[str, str], ...]] = {
+    Bottleneck: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
+    BasicBlock: (("conv1", "bn1"), ("conv2", "bn2")),
+}
+
+
+def is_batch_norm(module: Optional[nn.Module]) -> bool:
+    return isinstance(module, BATCH_NORMS) and module.running_mean is not None
+
+
+def fold_norm_into_conv(conv: nn.Conv2d, norm: nn.Module) -> None:
+    """``norm(conv(x))`` becomes ``conv(x)`` with scaled weights and a bias."""
+    scale, shift = norm_affine(norm)
+    with torch.no_grad():
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+        conv.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        conv.bias = nn.Parameter(bias * scale + shift, requires_grad=False)
+
+
+def folds_norm_before(conv: Optional[nn.Module]) -> bool:
+    """Whether ``conv(norm(x))`` folds: a convolution that pads nothing sees only normalised values."""
+    return isinstance(conv, nn.Conv2d) and tuple(conv.padding) == (0, 0)
+
+
+def fold_norm_before_conv(norm: nn.Module, conv: nn.Conv2d) -> None:
+    """``conv(norm(x))`` becomes ``conv(x)`` with weights scaled per input channel and a bias."""
+    scale, shift = norm_affine(norm)
+    groups, out_channels = conv.groups, conv.out_channels
+    per_group = conv.in_channels // groups
+    # the input channels each output channel reads, as (out_channels, in_channels / groups)
+    scale = scale.view(groups, 1, per_group).expand(groups, out_channels // groups, per_group).reshape(out_channels, -1)
+    shift = shift.view(groups, 1, per_group).expand(groups, out_channels // groups, per_group).reshape(out_channels, -1)
+    with torch.no_grad():
+        added = (conv.weight * shift[:, :, None, None]).sum(dim=(1, 2, 3))
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(added)
+        conv.weight.copy_(conv.weight * scale[:, :, None, None])
+        conv.bias = nn.Parameter(bias + added, requires_grad=False)
+
+
+def fold_layer_norm_into_linear(norm: nn.LayerNorm, linear: nn.Linear) -> nn.LayerNorm:
+    """``linear(norm(x))``: the norm's affine parameters move into ``linear``; returns the plain norm."""
+    with torch.no_grad():
+        added = linear.weight @ norm.bias if norm.bias is not None else 0.0
+        if norm.weight is not None:
+            linear.weight.copy_(linear.weight * norm.weight[None, :])
+        bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
+        linear.bias = nn.Parameter(bias + added, requires_grad=False)
+    return nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False)
+
+
+def scale_linear_output(linear: nn.Linear, scale: Tensor) -> None:
+    """``scale * linear(x)`` becomes ``linear(x)``."""
+    with torch.no_grad():
+        linear.weight.copy_(linear.weight * scale[:, None])
+        if linear.bias is not None:
+            linear.bias.copy_(linear.bias * scale)
+
+
+def fold_norm_into_parc_pair(first: ParCConv, second: ParCConv, norm: nn.Module) -> Tuple[nn.Module, nn.Module]:
+    """``norm(cat(first(a), second(b)))``: the norm's halves fold into the two ParC convolutions."""
+    scale, shift = norm_affine(norm)
+    c = first.channels
+    return FusedParCConv(first, scale[:c], shift[:c]), FusedParCConv(second, scale[c:], shift[c:])
+
+
+def fold_conv_norm_pairs(module: nn.Module, pairs: Iterable[Tuple[str, str]]) -> None:
+    """Fold each ``(conv, norm)`` attribute pair of ``module``; the norms become identities."""
+    for conv_name, norm_name in pairs:
+        norm = getattr(module, norm_name)
+        if is_batch_norm(norm):
+            fold_norm_into_conv(getattr(module, conv_name), norm)
+            setattr(module, norm_name, nn.Identity())
+
+
+def _fold_sequential(seq: nn.Sequential) -> None:
+    items = list(seq._modules.items())
+    kept = []
+    i = 0
+    while i < len(items):
+        name, module = items[i]
+        following = items[i + 1][1] if i + 1 < len(items) else None
+        i += 1
+        if isinstance(module, NO_OPS):
+            continue
+        if isinstance(module, nn.Conv2d) and is_batch_norm(following):
+            fold_norm_into_conv(module, following)
+            i += 1
+        elif is_batch_norm(module) and folds_norm_before(following):
+            fold_norm_before_conv(module, following)
+            continue
+        elif type(module) is nn.LayerNorm and module.elementwise_affine:
+            if isinstance(following, nn.Linear):
+                module = fold_layer_norm_into_linear(module, following)
+            elif isinstance(following, MultiHeadAttention):
+                module = fold_layer_norm_into_linear(module, following.qkv_proj)
+        kept.append((name, module))
+    seq._modules.clear()
+    for name, module in kept:
+        seq.add_module(name, module)
+
+
+def _fold(module: nn.Module) -> None:
+    if hasattr(module, "fold_for_inference"):
+        module.fold_for_inference()
+    if type(module) in CONV_NORM_PAIRS:
+        fold_conv_norm_pairs(module, CONV_NORM_PAIRS[type(module)])
+    if isinstance(module, nn.Sequential):
+        _fold_sequential(module)
+    for name, child in list(module.named_children()):
+        if isinstance(child, ParCBlock):
+            child = FusedParCBlock(child)
+        elif isinstance(child, ParCConv):
+            child = FusedParCConv(child)
+        _fold(child)
+        setattr(module, name, child)
+
+
+def prepare_plans(model: nn.Module, input_size: Sequence[int]) -> None:
+    """Make the folded ParC modules' plans for an ``N x 3 x H x W`` input now (one forward pass of
+    a zero image), so that compiled and exported graphs hold them as constants."""
+    sizes: Dict[PlannedModule, Tuple[int, int]] = {}
+
+    def record(module: nn.Module, args: Tuple) -> None:
+        sizes.setdefault(module, tuple(args[0].shape[-2:]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, PlannedModule)]
+    h, w = input_size[-2], input_size[-1]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, h, w, device=next(model.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for module, (fh, fw) in sizes.items():
+        module.prepare(fh, fw)
+
+
+def fuse_for_inference(model: nn.Module, input_size: Optional[Sequence[int]] = None, inplace: bool = False,
+                       channels_last: bool = False) -> nn.Module:
+    """A folded copy of ``model`` for inference (eval mode, no gradients).
+
+    Args:
+        model: any model the project builds; it is left unchanged unless ``inplace``.
+        input_size: ``(H, W)`` of the inputs to come: the ParC plans for it are made now (other
+            sizes still work, their plans are made when first seen).
+        inplace: fold ``model`` itself instead of a copy.
+        channels_last: store the convolution weights in channels_last memory format.
+
+    Returns:
+        The folded model, in eval mode, with no parameter requiring gradients.
+    """
+    fused = model if inplace else copy.deepcopy(model)
+    fused.eval()
+    _fold(fused)
+    for param in fused.parameters():
+        param.requires_grad_(False)
+    if channels_last:
+        fused = fused.to(memory_format=torch.channels_last)
+    if input_size is not None:
+        prepare_plans(fused, input_size)
+    return fused

@@ -1,0 +1,80 @@
+"""The named models of the project: each name stands for one YAML config under ``config/``.
+
+This table is what :func:`cvnets.list_models`, :func:`cvnets.create_model` and ``hubconf.py`` offer;
+the model itself is always built from its config by the registries (``cvnets.get_model``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from utils.config_file import CONFIG_DIR
+from utils.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A named model: its task, its config (relative to ``config/``), a readable title and, for a
+    ParC model, the named model it is compared with in the papers (``baseline``)."""
+
+    task: str
+    config: str
+    title: str
+    baseline: Optional[str] = None
+
+    @property
+    def config_path(self) -> Path:
+        return CONFIG_DIR / self.config
+
+
+MODEL_ZOO: Dict[str, ZooEntry] = {
+    "parcnet_xs": ZooEntry("classification", "classification/edgeformer/edgeformer_xs.yaml", "ParC-Net-XS"),
+    "parcnet_s": ZooEntry("classification", "classification/edgeformer/edgeformer_s.yaml", "ParC-Net-S", "mobilevit_s"),
+    "parcnet_h": ZooEntry("classification", "classification/edgeformer/edgeformer_h.yaml", "ParC-Net-H"),
+    "mobilevit_xs": ZooEntry("classification", "classification/mobilevit/mobilevit_x_small.yaml", "MobileViT-XS"),
+    "mobilevit_s": ZooEntry("classification", "classification/mobilevit/mobilevit_small.yaml", "MobileViT-S"),
+    "parc_convnext_xt": ZooEntry("classification", "classification/parc_convnets/parc_convnext_xt.yaml",
+                                 "ParC-ConvNeXt-XT", "convnext_xt"),
+    "convnext_xt": ZooEntry("classification", "classification/parc_convnets/convnext_xt.yaml", "ConvNeXt-XT"),
+    "parc_resnet50": ZooEntry("classification", "classification/parc_convnets/parc_resnet50.yaml", "ParC-ResNet50", "resnet50"),
+    "resnet50": ZooEntry("classification", "classification/parc_convnets/resnet50.yaml", "ResNet50"),
+    "parc_mobilenetv2": ZooEntry("classification", "classification/parc_convnets/parc_mobilenetv2.yaml",
+                                 "ParC-MobileNetV2", "mobilenetv2"),
+    "mobilenetv2": ZooEntry("classification", "classification/parc_convnets/mobilenetv2.yaml", "MobileNetV2"),
+    "ssd_parcnet_s": ZooEntry("detection", "detection/edgeformer/ssd_edgeformer_s.yaml", "SSD ParC-Net-S", "ssd_mobilevit_s"),
+    "ssd_mobilevit_s": ZooEntry("detection", "detection/mobilevit/ssd_mobilevit_small_320.yaml", "SSD MobileViT-S"),
+    "ssd_mobilevit_xs": ZooEntry("detection", "detection/mobilevit/ssd_mobilevit_x_small_320.yaml",
+                                 "SSD MobileViT-XS"),
+    "deeplabv3_parcnet_s": ZooEntry("segmentation", "segmentation/edgeformer/deeplabv3_edgeformer_s.yaml",
+                                    "DeepLabV3 ParC-Net-S", "deeplabv3_mobilevit_s"),
+    "deeplabv3_mobilevit_s": ZooEntry("segmentation", "segmentation/mobilevit/deeplabv3_mobilevit_small.yaml",
+                                      "DeepLabV3 MobileViT-S"),
+    "deeplabv3_mobilevit_xs": ZooEntry("segmentation", "segmentation/mobilevit/deeplabv3_mobilevit_x_small.yaml",
+                                       "DeepLabV3 MobileViT-XS"),
+}
+
+
+def list_models(task: Optional[str] = None) -> List[str]:
+    """Names accepted by :func:`cvnets.create_model` and ``torch.hub.load``.
+
+    Args:
+        task: ``classification``, ``detection`` or ``segmentation`` to list only that task's models.
+
+    Returns:
+        The names, in the order of the table (classification, detection, segmentation).
+    """
+    if task is not None and task not in {e.task for e in MODEL_ZOO.values()}:
+        raise ConfigError(f"unknown task {task!r}; choose one of: classification, detection, segmentation")
+    return [name for name, entry in MODEL_ZOO.items() if task is None or entry.task == task]
+
+
+def zoo_entry(name: str) -> ZooEntry:
+    """The table entry of ``name``; a :class:`ConfigError` with the closest names otherwise."""
+    import difflib
+
+    if name not in MODEL_ZOO:
+        close = difflib.get_close_matches(name, MODEL_ZOO, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else f"; choose one of: {', '.join(MODEL_ZOO)}"
+        raise ConfigError(f"unknown model {name!r}{hint}")
+    return MODEL_ZOO[name]

@@ -1,0 +1,181 @@
+"""Export a model to ONNX, TorchScript or a ``torch.export`` program, and check that the exported
+model gives the model's outputs.
+
+What is exported is what a deployment runs on the data pipeline's tensor (``N x 3 x H x W``,
+float32, as the config's transforms make it): class logits for a classifier, class probabilities
+and corner-form boxes (fractions of the image, one row per anchor; NMS is left to the caller) for
+an SSD detector, full-resolution logits for a segmentation model. A JSON file next to the export
+(``<output>.json``, and the ONNX file's metadata) records the config, the input size and the
+outputs.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from cvnets.misc.boxes import center_to_corner, decode
+from cvnets.modules import parc
+from utils.errors import ExportError
+
+FORMATS = ("onnx", "torchscript", "exported_program")
+ONNX_EXPORTERS = ("dynamo", "legacy")
+ONNX_OPSET = 18
+PARITY_TOLERANCE = 1e-4
+INPUT_NAME = "image"
+OUTPUT_NAMES = {"classification": ["logits"], "detection": ["scores", "boxes"], "segmentation": ["logits"]}
+
+Runner = Callable[[np.ndarray], List[np.ndarray]]
+
+
+class DecodedDetector(nn.Module):
+    """An SSD detector whose outputs are class probabilities (``N x anchors x classes``) and
+    corner-form boxes (``N x anchors x 4``) for inputs of one size, its anchors held as a buffer."""
+
+    def __init__(self, detector: nn.Module, input_size: Sequence[int]) -> None:
+        super().__init__()
+        self.detector = detector
+        device = next(detector.parameters()).device
+        with torch.no_grad():
+            _, _, sizes = detector._heads(torch.zeros(1, 3, *input_size, device=device))
+        self.register_buffer("anchors", detector.anchors(sizes).to(device))
+        self.center_variance, self.size_variance = detector.center_variance, detector.size_variance
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        confidences, locations = self.detector(x)
+        boxes = center_to_corner(decode(locations, self.anchors, self.center_variance, self.size_variance))
+        return confidences.softmax(dim=-1), boxes
+
+
+class SegmentationLogits(nn.Module):
+    """A segmentation model without its auxiliary output."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.model(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def deployable(model: nn.Module, task: str, input_size: Sequence[int]) -> nn.Module:
+    """``model`` (in eval mode) with the outputs a deployment uses, for ``task``."""
+    model.eval()
+    if task == "detection":
+        return DecodedDetector(model, input_size).eval()
+    if task == "segmentation":
+        return SegmentationLogits(model).eval()
+    return model
+
+
+def onnx_implementation() -> Any:
+    """A context in which ParC convolutions are matrix products, which every ONNX runtime runs."""
+    if parc.current_implementation() in ("auto", "fft"):
+        return parc.using_implementation("circulant")
+    return nullcontext()
+
+
+def as_outputs(value: Any) -> List[Tensor]:
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def export_module(module: nn.Module, example: Tensor, fmt: str, path: Path, task: str, exporter: str = "dynamo",
+                  dynamic_batch: bool = False) -> None:
+    """Write ``module`` traced on ``example`` to ``path`` in format ``fmt`` (see :data:`FORMATS`)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"export.format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fmt == "onnx":
+            if exporter not in ONNX_EXPORTERS:
+                raise ExportError(f"export.onnx_exporter {exporter!r}: choose one of {', '.join(ONNX_EXPORTERS)}")
+            names = OUTPUT_NAMES[task]
+            kwargs: Dict[str, Any] = dict(input_names=[INPUT_NAME], output_names=names, opset_version=ONNX_OPSET)
+            if exporter == "dynamo":
+                kwargs.update(dynamo=True, external_data=False, verbose=False,
+                              dynamic_shapes=({0: batch},) if dynamic_batch else None)
+            else:
+                kwargs.update(dynamo=False, do_constant_folding=True,
+                              dynamic_axes={n: {0: "batch"} for n in [INPUT_NAME] + names} if dynamic_batch else None)
+            torch.onnx.export(module, (example,), str(path), **kwargs)
+        elif fmt == "torchscript":
+            torch.jit.trace(module, (example,), check_trace=False).save(str(path))
+        else:
+            program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},) if dynamic_batch else None)
+            torch.export.save(program, str(path))
+
+
+def load_runner(path: Path, fmt: str, threads: int = 0) -> Runner:
+    """A function running the exported model at ``path`` on a float32 NCHW array."""
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x})
+    if fmt == "torchscript":
+        module = torch.jit.load(str(path)).eval()
+    else:
+        module = torch.export.load(str(path)).module()
+
+    def run(x: np.ndarray) -> List[np.ndarray]:
+        with torch.no_grad():
+            return [t.numpy() for t in as_outputs(module(torch.from_numpy(x)))]
+
+    return run
+
+
+def max_relative_error(outputs: Sequence[np.ndarray], references: Sequence[Tensor]) -> float:
+    """The largest ``max |a - b| / max |b|`` over pairs of outputs (shapes must match)."""
+    if len(outputs) != len(references):
+        raise ExportError(f"the exported model has {len(outputs)} outputs, the model {len(references)}")
+    worst = 0.0
+    for out, ref in zip(outputs, references):
+        ref = ref.detach().float().cpu()
+        out = torch.as_tensor(np.asarray(out)).float()
+        if out.shape != ref.shape:
+            raise ExportError(f"the exported model's output has shape {tuple(out.shape)}, "
+                              f"the model's {tuple(ref.shape)}")
+        worst = max(worst, float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12)))
+    return worst
+
+
+def check_parity(runner: Runner, reference: nn.Module, example: Tensor, tolerance: float = PARITY_TOLERANCE) -> float:
+    """Run the exported model and ``reference`` on ``example``; the largest relative error, or an
+    :class:`ExportError` when it exceeds ``tolerance``."""
+    with torch.no_grad():
+        expected = as_outputs(reference(example))
+    error = max_relative_error(runner(example.cpu().numpy()), expected)
+    if not error <= tolerance:
+        raise ExportError(f"parity check failed: the exported model differs from the PyTorch model by "
+                          f"{error:.3g} (max relative error), more than {tolerance:g}")
+    return error
+
+
+def write_metadata(path: Path, fmt: str, metadata: Dict[str, Any]) -> Path:
+    """Write ``metadata`` to ``<path>.json`` and, for ONNX, into the model's metadata properties."""
+    if fmt == "onnx":
+        import onnx
+
+        proto = onnx.load(str(path))
+        del proto.metadata_props[:]
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, json.dumps(value)
+        onnx.save(proto, str(path))
+    sidecar = path.with_name(path.name + ".json")
+    sidecar.write_text(json.dumps(metadata, indent=2) + "\n")
+    return sidecar

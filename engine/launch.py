@@ -1,0 +1,194 @@
+"""Starting the training processes: ``python main_train.py`` uses every device it is given.
+
+With more than one visible GPU (or ``--ddp.world-size N`` on the CPU) and ``ddp.enable``, one
+worker per device is started through PyTorch's elastic launcher, the machinery behind torchrun:
+the same environment, rendezvous and process group as ``torchrun --nproc_per_node N``, so both
+launches run the same code. Several nodes follow the reference's keys: ``ddp.world_size`` (all
+processes), ``ddp.rank`` (this node's rank) and ``ddp.dist_url`` (``tcp://host:port`` of node 0).
+Under torchrun, this module does nothing but train.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence
+from urllib.parse import urlparse
+
+import torch
+
+from engine.preemption import signal_name
+from utils import logger
+from utils.distributed import launched_by_torch
+from utils.errors import ConfigError, ParcError, TrainingError, TrainingInterrupted
+
+# the agent forwards these to the workers, which save a resumable checkpoint on SIGTERM / SIGUSR1
+FORWARDED_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"
+SHUTDOWN_GRACE_S = 120  # how long the workers get to save after a signal before they are killed
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """How many processes run where: ``nproc_per_node`` on each of ``nnodes`` nodes; this is node
+    ``node_rank``; ``endpoint`` is node 0's ``host:port`` (``None``: a free local port)."""
+
+    nproc_per_node: int
+    nnodes: int = 1
+    node_rank: int = 0
+    endpoint: Optional[str] = None
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+    def torchrun_command(self, argv: Sequence[str]) -> str:
+        """The torchrun command line that starts the same run on this node."""
+        if self.nnodes == 1:
+            head = f"torchrun --standalone --nproc-per-node {self.nproc_per_node}"
+        else:
+            head = (f"torchrun --nnodes {self.nnodes} --nproc-per-node {self.nproc_per_node} --node-rank "
+                    f"{self.node_rank} --rdzv-backend static --master-addr {self.endpoint.rsplit(':', 1)[0]} "
+                    f"--master-port {self.endpoint.rsplit(':', 1)[1]}")
+        return f"{head} main_train.py {' '.join(argv)}"
+
+
+def _wants_cuda(opts: Any) -> bool:
+    device = getattr(opts, "common.device")
+    return (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+
+
+def _endpoint(opts: Any) -> str:
+    url = getattr(opts, "ddp.dist_url")
+    parsed = urlparse(url if "://" in url else f"tcp://{url}")
+    if parsed.scheme != "tcp" or not parsed.hostname:
+        raise ConfigError(f"ddp.dist_url must look like tcp://HOST:PORT, got {url!r}")
+    return f"{parsed.hostname}:{parsed.port or int(getattr(opts, 'ddp.dist_port'))}"
+
+
+def launch_plan(opts: Any, argv: Sequence[str]) -> LaunchPlan:
+    """The processes ``opts`` ask for. On a node: one per visible GPU, or on the CPU
+    ``ddp.world_size`` processes (one per node when ``ddp.dist_url`` names a multi-node run)."""
+    world_size = int(getattr(opts, "ddp.world_size"))
+    if not getattr(opts, "ddp.enable"):
+        return LaunchPlan(1)
+    multi_node = bool(getattr(opts, "ddp.dist_url"))
+    if _wants_cuda(opts):
+        local = max(torch.cuda.device_count(), 1)
+    else:
+        local = 1 if multi_node else max(world_size, 1)
+    if world_size <= 0 or (world_size == local and not multi_node):
+        return LaunchPlan(local)
+    single = LaunchPlan(local)
+    if world_size % local:
+        raise ConfigError(f"ddp.world_size {world_size} is not a multiple of the {local} processes of this node; "
+                          f"set it to nodes x processes per node, or launch with: {single.torchrun_command(argv)}")
+    if not multi_node:
+        raise ConfigError(f"ddp.world_size {world_size} spans several nodes ({local} processes here): give "
+                          f"node 0's address with --ddp.dist-url tcp://HOST:PORT and this node's rank with "
+                          f"--ddp.rank, or launch with torchrun --nnodes {world_size // local} --nproc-per-node "
+                          f"{local} --node-rank RANK --rdzv-endpoint HOST:PORT main_train.py {' '.join(argv)}")
+    nnodes, node_rank = world_size // local, int(getattr(opts, "ddp.rank"))
+    if not 0 <= node_rank < nnodes:
+        raise ConfigError(f"ddp.rank {node_rank} must name one of the {nnodes} nodes (0..{nnodes - 1})")
+    return LaunchPlan(local, nnodes, node_rank, _endpoint(opts))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker(argv: List[str]) -> None:
+    """One training process (the launcher's entry point)."""
+    from engine.training import train
+    from options import get_training_arguments
+
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        train(get_training_arguments(argv))
+    except TrainingInterrupted as exc:
+        if rank == 0:
+            print(str(exc), file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)
+    except ParcError as exc:
+        if rank == 0:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def _quiet_elastic_logs() -> None:
+    """The launcher's own messages replace the elastic agent's (each of its loggers sets a level)."""
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("torch.distributed.elastic") or name.startswith("torch.distributed.launcher"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _spawn(plan: LaunchPlan, argv: List[str]) -> None:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    if plan.nnodes == 1:  # torchrun --standalone
+        backend, endpoint, configs, run_id = "c10d", f"127.0.0.1:{_free_port()}", {}, uuid.uuid4().hex
+    else:  # torchrun --rdzv-backend static --node-rank R --master-addr HOST --master-port PORT
+        backend, endpoint, configs, run_id = "static", plan.endpoint, {"rank": plan.node_rank}, "none"
+    if "OMP_NUM_THREADS" not in os.environ and plan.nproc_per_node > 1:
+        os.environ["OMP_NUM_THREADS"] = "1"  # as torchrun does: the processes share the cores
+    config = LaunchConfig(min_nodes=plan.nnodes, max_nodes=plan.nnodes, nproc_per_node=plan.nproc_per_node,
+                          run_id=run_id, rdzv_backend=backend,
+                          rdzv_endpoint=endpoint, rdzv_configs=configs, max_restarts=0, monitor_interval=0.2,
+                          start_method="spawn", signals_to_handle=FORWARDED_SIGNALS,
+                          shutdown_timeout=SHUTDOWN_GRACE_S)
+    _quiet_elastic_logs()
+    try:
+        elastic_launch(config, worker)(argv)
+    except SignalException as exc:  # forwarded to the workers, which saved and said how to resume
+        logger.warning(f"the launcher received {signal_name(int(exc.sigval))} and stopped the workers")
+        raise SystemExit(128 + int(exc.sigval)) from None
+    except ChildFailedError as exc:
+        failures = sorted(exc.failures.items())
+        codes = {failure.exitcode for _, failure in failures}
+        if len(codes) == 1 and (codes == {2} or min(codes) > 128):
+            # every worker reported a user error, or stopped on a signal after saving: rank 0 said so
+            raise SystemExit(failures[0][1].exitcode) from None
+        rank, failure = failures[0]
+        raise TrainingError(f"{len(failures)} of {plan.world_size} training processes failed; the first, rank "
+                            f"{rank}, with exit code {failure.exitcode}; the others were stopped") from None
+
+
+def _check_run_folder(opts: Any) -> None:
+    """Refuse, before any process starts, a run that would overwrite an earlier one."""
+    from engine.run_folder import refuse_overwrite
+    from engine.utils import experiment_dir
+
+    folder = experiment_dir(opts)
+    resuming = bool(getattr(opts, "common.resume")) or (
+        bool(getattr(opts, "common.auto_resume")) and (folder / "checkpoint.pt").is_file())
+    if folder.is_dir() and not resuming and not getattr(opts, "common.overwrite"):
+        refuse_overwrite(folder)
+
+
+def launch(argv: Sequence[str]) -> None:
+    """Train with the options of ``argv``, in this process or in one worker per device."""
+    from engine.training import train
+    from options import get_training_arguments
+
+    argv = list(argv)
+    opts = get_training_arguments(argv)
+    if launched_by_torch():
+        train(opts)
+        return
+    plan = launch_plan(opts, argv)
+    if plan.world_size == 1 and plan.nnodes == 1:
+        if not getattr(opts, "ddp.enable"):
+            logger.log("ddp.enable is false: training in one process")
+        train(opts)
+        return
+    _check_run_folder(opts)
+    logger.log(f"Starting {plan.nproc_per_node} training processes on this node (node {plan.node_rank} of "
+               f"{plan.nnodes}, {plan.world_size} in all)")
+    _spawn(plan, argv)

@@ -1,0 +1,49 @@
+"""Stopping on SIGTERM or SIGUSR1 (how clusters pre-empt jobs) at the next iteration boundary.
+
+A handler only records the signal; the training loop asks :meth:`Preemption.requested` after each
+optimizer step, so every rank of a distributed run stops at the same step, saves a resumable
+checkpoint and ends with a message saying how to continue.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Any, Dict, Optional
+
+from utils.distributed import Runtime, any_rank
+
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
+
+
+class Preemption:
+    """Context manager that turns :data:`SIGNALS` into a stop request while it is active."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._previous: Dict[int, Any] = {}
+
+    def _record(self, signum: int, frame: Optional[FrameType]) -> None:
+        self.signum = signum
+
+    def __enter__(self) -> "Preemption":
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._record)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def requested(self, runtime: Runtime) -> int:
+        """The signal any rank received (0: none); a collective call in a distributed run."""
+        return any_rank(runtime, self.signum)
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

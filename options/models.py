@@ -1,0 +1,119 @@
+"""The Python API: build a named model (or any YAML config) without writing a command line.
+
+:func:`create_model` goes the way of the command-line tools: the config is parsed by the same
+parser (defaults < YAML < the given options), and :func:`cvnets.get_model` builds the model from
+the registries. It lives here, above ``cvnets``, because only this package assembles the parser;
+``cvnets.create_model`` and ``hubconf.py`` hand over to it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+from torch import nn
+
+from cvnets import get_model
+from cvnets.models.zoo import zoo_entry
+from options.parser import parse_options, training_parser
+from options.values import convert_yaml_value, declared_actions
+from utils.errors import ConfigError
+from utils.opts import Options
+
+def _config_path(name: str) -> Path:
+    """The config of a named model, or ``name`` itself when it is the path of a YAML file."""
+    if str(name).endswith((".yaml", ".yml")) or os.sep in str(name):
+        return Path(name)
+    return zoo_entry(name).config_path  # an unknown name raises with the closest ones
+
+
+def _option_key(key: str, task: str, known: Dict[str, Any]) -> str:
+    """``key`` as a declared dotted option: as given, else under ``model.<task>.``."""
+    key = key.replace("-", "_")
+    for candidate in (key, f"model.{task}.{key}"):
+        if candidate in known:
+            return candidate
+    import difflib
+
+    close = difflib.get_close_matches(key if "." in key else f"model.{task}.{key}", known, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"create_model: unknown option '{key}'{hint}")
+
+
+def model_options(name: str, pretrained: Optional[Union[str, os.PathLike]] = None,
+                  num_classes: Optional[int] = None, **options: Any) -> Options:
+    """The options :func:`create_model` builds from (the training parser's, so every key of the
+    config and of ``--help`` is there). Arguments as for :func:`create_model`."""
+    if pretrained is True:
+        raise ConfigError("create_model: pretrained=True would need a download; pass the path of a local "
+                          "checkpoint file (see pretrained_models/README.md)")
+    parser = training_parser()
+    opts = parse_options(parser, ["--common.config-file", str(_config_path(name))])
+    task = getattr(opts, "dataset.category")
+    actions = declared_actions(parser)
+    given = dict(options)
+    if num_classes is not None:
+        given[f"model.{task}.n_classes"] = num_classes
+    if pretrained:
+        given[f"model.{task}.pretrained"] = str(pretrained)
+    for key, value in given.items():
+        dotted = _option_key(key, task, actions)
+        setattr(opts, dotted, convert_yaml_value(dotted, value, actions[dotted], "create_model"))
+    return opts
+
+
+def create_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, num_classes: Optional[int] = None,
+                 **options: Any) -> nn.Module:
+    """Build a model by name, as the training and evaluation tools build it from its config.
+
+    >>> model = create_model("parcnet_s")                      # ParC-Net-S, 5,037,088 parameters
+    >>> model = create_model("ssd_parcnet_s", pretrained="checkpoint_ema_avg.pt")
+    >>> model = create_model("parcnet_xs", num_classes=10, classifier_dropout=0.0)
+
+    Args:
+        name: a name of :func:`cvnets.list_models` (``parcnet_s``, ``deeplabv3_mobilevit_xs``, ...)
+            or the path of a YAML config.
+        pretrained: a local weights file (a released ``state_dict`` such as ``checkpoint_ema_avg.pt``,
+            or a training ``checkpoint.pt``), loaded with strict key matching; ``None``: random
+            initialisation. Nothing is downloaded.
+        num_classes: classes of the output (``model.<task>.n_classes``; detection and segmentation
+            count the background); the config's when ``None``.
+        **options: further options, by their dotted key (``**{"model.classification.edge.scale":
+            "scale_xs"}``) or, for keys under ``model.<task>.``, by the rest of the key
+            (``classifier_dropout=0.0``). Values are typed and checked as YAML values are.
+
+    Returns:
+        The model on the CPU in eval mode (call ``.train()`` to train it), with batch
+        normalization in place of synchronised batch normalization, and the options it was built
+        from in ``model.opts``.
+    """
+    from utils.distributed import revert_sync_batchnorm
+
+    opts = model_options(name, pretrained, num_classes, **options)
+    model = revert_sync_batchnorm(get_model(opts)).eval()
+    model.opts = opts
+    return model
+
+
+def load_image(path: Union[str, os.PathLike], model: nn.Module) -> torch.Tensor:
+    """An image file as a ``1 x 3 x H x W`` input of a classification model from
+    :func:`create_model`, prepared as ``eval_cls.py``'s image modes prepare it.
+
+    Args:
+        path: image file (read with OpenCV).
+        model: a model returned by :func:`create_model` (its ``opts`` give the input size).
+
+    Returns:
+        The input tensor, a batch of one.
+    """
+    from data.datasets import read_image
+    from data.transforms.presets import classification_eval_transform
+    from data.loaders import eval_opts
+
+    opts = getattr(model, "opts", None)
+    if opts is None:
+        raise ConfigError("load_image needs a model made by create_model (it reads the input size from model.opts)")
+    sized = eval_opts(opts)
+    side = min(int(getattr(sized, "sampler.bs.crop_size_height")), int(getattr(sized, "sampler.bs.crop_size_width")))
+    return classification_eval_transform(opts, side)({"image": read_image(path)})["image"].unsqueeze(0)

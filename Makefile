@@ -53,41 +53,29 @@ demo: demo-data
 $(BACKBONE):
 	$(MAKE) demo
 
-# $(call task_demo,task,data folder,config,evaluation script,run label): prepare the data,
-# train from the demo backbone, evaluate the EMA average on the held-out split
+# $(call task_demo,task,data folder,config,evaluation script,run label,data task,evaluation options):
+# prepare the data, train from the demo backbone, evaluate the EMA average on the held-out split
 define task_demo
-	$(PY) -m data.demo.prepare --task $(1) --out $(DEMO_DATA)/$(2)
+	$(PY) -m data.demo.prepare --task $(6) --out $(DEMO_DATA)/$(2)
 	rm -rf results/$(5)
 	$(PY) main_train.py --common.config-file $(3) --model.classification.pretrained $(BACKBONE)
 	$(PY) $(4) --common.config-file $(3) --model.$(1).pretrained results/$(5)/checkpoint_ema_avg.pt \
-		--evaluation.$(1).mode validation_set --evaluation.$(1).resize-input-images
+		--evaluation.$(1).mode validation_set $(7)
 	@echo "metrics: results/$(5)/eval_metrics.json"
 endef
 
 demo-det: $(STAMP) $(BACKBONE)
-	$(call task_demo,detection,digits_coco,config/detection/demo/ssd_parcnet_digits.yaml,eval_det.py,demo_det)
+	$(call task_demo,detection,digits_coco,config/detection/demo/ssd_parcnet_digits.yaml,eval_det.py,demo_det,detection,--evaluation.detection.resize-input-images)
 
 demo-seg: $(STAMP) $(BACKBONE)
-	$(call task_demo,segmentation,digits_voc,config/segmentation/demo/deeplabv3_parcnet_digits.yaml,eval_seg.py,demo_seg)
+	$(call task_demo,segmentation,digits_voc,config/segmentation/demo/deeplabv3_parcnet_digits.yaml,eval_seg.py,demo_seg,segmentation,--evaluation.segmentation.resize-input-images)
 
 # both evaluate the pictures at their own size (Mask R-CNN resizes its inputs itself)
 demo-maskrcnn: $(STAMP) $(BACKBONE)
-	$(PY) -m data.demo.prepare --task detection --out $(DEMO_DATA)/digits_coco
-	rm -rf results/demo_maskrcnn
-	$(PY) main_train.py --common.config-file config/detection/demo/maskrcnn_parcnet_digits.yaml \
-		--model.classification.pretrained $(BACKBONE)
-	$(PY) eval_det.py --common.config-file config/detection/demo/maskrcnn_parcnet_digits.yaml \
-		--model.detection.pretrained results/demo_maskrcnn/checkpoint_ema_avg.pt --evaluation.detection.mode validation_set
-	@echo "metrics: results/demo_maskrcnn/eval_metrics.json"
+	$(call task_demo,detection,digits_coco,config/detection/demo/maskrcnn_parcnet_digits.yaml,eval_det.py,demo_maskrcnn,detection,)
 
 demo-upernet: $(STAMP) $(BACKBONE)
-	$(PY) -m data.demo.prepare --task ade20k --out $(DEMO_DATA)/digits_ade
-	rm -rf results/demo_upernet
-	$(PY) main_train.py --common.config-file config/segmentation/demo/upernet_parcnet_digits.yaml \
-		--model.classification.pretrained $(BACKBONE)
-	$(PY) eval_seg.py --common.config-file config/segmentation/demo/upernet_parcnet_digits.yaml \
-		--model.segmentation.pretrained results/demo_upernet/checkpoint_ema_avg.pt --evaluation.segmentation.mode validation_set
-	@echo "metrics: results/demo_upernet/eval_metrics.json"
+	$(call task_demo,segmentation,digits_ade,config/segmentation/demo/upernet_parcnet_digits.yaml,eval_seg.py,demo_upernet,ade20k,)
 
 clean:
 	rm -rf $(DEMO_DATA) results

@@ -4,6 +4,8 @@
 # make demo-det  SSD with a ParC-Net backbone on digits pasted on backgrounds (COCO format), COCO AP
 # make demo-seg  DeepLabV3 with a ParC-Net backbone on the same kind of pictures (VOC format), mIoU
 #                (both start from the backbone `make demo` trains, as the paper's start from ImageNet)
+# make demo-maskrcnn  Mask R-CNN with a ParC-Net backbone on the COCO-format pictures, box and mask AP
+# make demo-upernet   UperNet with a ParC-Net backbone on ADE20K-format pictures, mIoU
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +14,7 @@ STAMP := $(VENV)/.requirements-installed
 DEMO_DATA := data/demo/generated
 BACKBONE := results/demo/checkpoint_ema_avg.pt
 
-.PHONY: all venv test test-all demo demo-data demo-det demo-seg clean help
+.PHONY: all venv test test-all demo demo-data demo-det demo-seg demo-maskrcnn demo-upernet clean help
 
 all: help
 
@@ -20,6 +22,7 @@ help:
 	@echo "make demo   train ParC-Net on the bundled digits and evaluate it (results/demo/)"
 	@echo "make test   run the test suite (make test-all: with the slow tests)"
 	@echo "make demo-det / make demo-seg   detection and segmentation demos (results/demo_det/, results/demo_seg/)"
+	@echo "make demo-maskrcnn / make demo-upernet   Mask R-CNN and UperNet demos (results/demo_maskrcnn/, results/demo_upernet/)"
 	@echo "make venv   create $(VENV) and install requirements.txt"
 	@echo "make clean  remove generated data and results"
 
@@ -50,22 +53,29 @@ demo: demo-data
 $(BACKBONE):
 	$(MAKE) demo
 
-# $(call task_demo,task,data folder,config,evaluation script,run label): prepare the data,
-# train from the demo backbone, evaluate the EMA average on the held-out split
+# $(call task_demo,task,data folder,config,evaluation script,run label,data task,evaluation options):
+# prepare the data, train from the demo backbone, evaluate the EMA average on the held-out split
 define task_demo
-	$(PY) -m data.demo.prepare --task $(1) --out $(DEMO_DATA)/$(2)
+	$(PY) -m data.demo.prepare --task $(6) --out $(DEMO_DATA)/$(2)
 	rm -rf results/$(5)
 	$(PY) main_train.py --common.config-file $(3) --model.classification.pretrained $(BACKBONE)
 	$(PY) $(4) --common.config-file $(3) --model.$(1).pretrained results/$(5)/checkpoint_ema_avg.pt \
-		--evaluation.$(1).mode validation_set --evaluation.$(1).resize-input-images
+		--evaluation.$(1).mode validation_set $(7)
 	@echo "metrics: results/$(5)/eval_metrics.json"
 endef
 
 demo-det: $(STAMP) $(BACKBONE)
-	$(call task_demo,detection,digits_coco,config/detection/demo/ssd_parcnet_digits.yaml,eval_det.py,demo_det)
+	$(call task_demo,detection,digits_coco,config/detection/demo/ssd_parcnet_digits.yaml,eval_det.py,demo_det,detection,--evaluation.detection.resize-input-images)
 
 demo-seg: $(STAMP) $(BACKBONE)
-	$(call task_demo,segmentation,digits_voc,config/segmentation/demo/deeplabv3_parcnet_digits.yaml,eval_seg.py,demo_seg)
+	$(call task_demo,segmentation,digits_voc,config/segmentation/demo/deeplabv3_parcnet_digits.yaml,eval_seg.py,demo_seg,segmentation,--evaluation.segmentation.resize-input-images)
+
+# both evaluate the pictures at their own size (Mask R-CNN resizes its inputs itself)
+demo-maskrcnn: $(STAMP) $(BACKBONE)
+	$(call task_demo,detection,digits_coco,config/detection/demo/maskrcnn_parcnet_digits.yaml,eval_det.py,demo_maskrcnn,detection,)
+
+demo-upernet: $(STAMP) $(BACKBONE)
+	$(call task_demo,segmentation,digits_ade,config/segmentation/demo/upernet_parcnet_digits.yaml,eval_seg.py,demo_upernet,ade20k,)
 
 clean:
 	rm -rf $(DEMO_DATA) results

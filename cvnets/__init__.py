@@ -2,7 +2,8 @@
 
     >>> import cvnets
     >>> cvnets.list_models("detection")
-    ['ssd_parcnet_s', 'ssd_mobilevit_s', 'ssd_mobilevit_xs']
+    ['ssd_parcnet_s', 'ssd_mobilevit_s', 'ssd_mobilevit_xs', 'maskrcnn_parc_resnet50', 'maskrcnn_resnet50',
+     'maskrcnn_parc_convnext_xt', 'maskrcnn_convnext_xt']
     >>> model = cvnets.create_model("parcnet_s", pretrained="checkpoint_ema_avg.pt")
 
 ``create_model`` and ``load_image`` are those of :mod:`options.models`: building a model from a

@@ -26,6 +26,19 @@ def collate_samples(samples: List[Optional[Dict[str, Any]]]) -> Optional[Dict[st
     return _collate([s for s in samples])
 
 
+def collate_listed(samples: List[Optional[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
+    """As :func:`collate_samples`, but the images and labels of the batch stay lists (one entry per
+    sample): for datasets whose images keep their own sizes and whose labels are per-image dicts
+    (``variable_size_samples``, e.g. the targets of Mask R-CNN)."""
+    samples = [s for s in samples if s is not None]
+    if not samples:
+        return None
+    listed = {"image", "label"}
+    batch = _collate([{k: v for k, v in s.items() if k not in listed} for s in samples])
+    batch.update({key: [s[key] for s in samples] for key in listed if key in samples[0]})
+    return batch
+
+
 def _collate(values: List[Any]) -> Any:
     first = values[0]
     if isinstance(first, dict):
@@ -52,7 +65,8 @@ def num_workers(opts: Any) -> int:
 
 def _loader(opts: Any, dataset: Any, sampler: BaseBatchSampler, persistent: bool) -> DataLoader:
     workers = num_workers(opts)
-    return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_samples,
+    collate = collate_listed if getattr(dataset, "variable_size_samples", False) else collate_samples
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate,
                       pin_memory=bool(getattr(opts, "dataset.pin_memory")) and torch.cuda.is_available(),
                       persistent_workers=persistent and workers > 0, worker_init_fn=_init_worker,
                       generator=torch.Generator())  # not the training process's generator

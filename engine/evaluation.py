@@ -7,21 +7,18 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from engine.utils import detach_float, to_device
+from engine.utils import detach_float, forward_model, to_device
 from metrics import Statistics
 from utils.distributed import Runtime
-
-
-def _call(model: nn.Module, images: Tensor) -> Any:
-    return model(images)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metric_names: List[str],
              runtime: Runtime, description: str = "validation", opts: Any = None,
              channels_last: bool = False, on_batch: Optional[Callable[[dict, Any], None]] = None,
-             forward: Callable[[nn.Module, Tensor], Any] = _call) -> Statistics:
-    """Run ``forward(model, images)`` over ``loader`` and return the metrics, summed over all ranks.
+             forward: Optional[Callable[[nn.Module, Tensor], Any]] = None) -> Statistics:
+    """Run ``forward(model, images)`` (by default the model itself, given the targets when it takes
+    them) over ``loader`` and return the metrics, summed over all ranks.
 
     ``criterion`` (when given, and the batches carry labels) gives the loss. ``on_batch(batch,
     prediction)`` lets a caller collect predictions (COCO detections, confusion matrices, masks).
@@ -36,15 +33,15 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
         for batch in tqdm(loader, desc=description, disable=not runtime.is_main, dynamic_ncols=True, leave=False):
             if batch is None:
                 continue
-            images = batch["image"].to(runtime.device, non_blocking=True)
-            if channels_last:
+            images = to_device(batch["image"], runtime.device)
+            if channels_last and isinstance(images, torch.Tensor):
                 images = images.contiguous(memory_format=torch.channels_last)
             target = to_device(batch.get("label"), runtime.device)
             with runtime.autocast():
-                prediction = forward(model, images)
+                prediction = forward(model, images) if forward is not None else forward_model(model, images, target)
                 loss = criterion(prediction, target) if criterion is not None and target is not None else zero
             prediction = detach_float(prediction)
-            stats.update(prediction, target, loss, images.shape[0])
+            stats.update(prediction, target, loss, len(images))
             if on_batch is not None:
                 on_batch(batch, prediction)
     finally:

@@ -19,7 +19,7 @@ from engine.checkpoints import CheckpointManager
 from engine.evaluation import evaluate
 from engine.preemption import Preemption, signal_name
 from engine.resume import ResumeState
-from engine.utils import detach_float, format_duration, to_device
+from engine.utils import detach_float, format_duration, forward_model, to_device
 from metrics import Statistics
 from optim import BaseScheduler
 from utils import logger
@@ -95,17 +95,17 @@ class Trainer:
     def _step(self, batch: Dict[str, Any], epoch: int, sync_now: bool) -> Tuple[Any, Any, torch.Tensor, int, float]:
         """One forward/backward (and, when ``sync_now``, the optimizer step): ``(prediction,
         target, loss, batch size, learning rate)``."""
-        images = batch["image"].to(self.runtime.device, non_blocking=True)
+        images = to_device(batch["image"], self.runtime.device)  # a tensor, or a list of differently sized ones
         target = to_device(batch["label"], self.runtime.device)
         if self.batch_mixing is not None:
             images, target = self.batch_mixing(images, target)
-        if self.channels_last:
+        if self.channels_last and isinstance(images, torch.Tensor):
             images = images.contiguous(memory_format=torch.channels_last)
         lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
         context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()
         with context:
             with self.runtime.autocast():
-                prediction = self.model(images)
+                prediction = forward_model(self.model, images, target)
                 loss = self.criterion(prediction, target)
             if not torch.isfinite(loss.detach()):
                 last = self.checkpoints.resume_path
@@ -123,7 +123,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.ema is not None:
                 self.ema.update(self.model)
-        return prediction, target, loss.detach(), images.shape[0], lr
+        return prediction, target, loss.detach(), len(images), lr
 
     def train_epoch(self, epoch: int, start_step: int = 0) -> Dict[str, float]:
         self.model.train()

@@ -5,6 +5,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+
+from utils.distributed import unwrap
+
+
+def forward_model(model: nn.Module, images: Any, target: Any) -> Any:
+    """``model(images, target)`` for a model that computes its own losses from the targets
+    (``takes_targets``, e.g. Mask R-CNN), else ``model(images)``."""
+    if getattr(unwrap(model), "takes_targets", False):
+        return model(images, target)
+    return model(images)
 
 
 def to_device(value: Any, device: torch.device, non_blocking: bool = True) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loss_fn import classification, detection, segmentation  # noqa: F401  (registration)
+from loss_fn import classification, detection, model_losses, segmentation  # noqa: F401  (registration)
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion
 from utils.opts import add_options
 

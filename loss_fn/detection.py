@@ -1,4 +1,5 @@
-"""SSD's multibox loss (``loss.detection.name: ssd_multibox_loss``)."""
+"""Detection losses (``loss.category: detection``), selected by ``loss.detection.name``, and SSD's
+multibox loss (``ssd_multibox_loss``)."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,31 @@ from torch import Tensor
 
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion
 from utils import logger
-from utils.errors import ConfigError
 from utils.opts import add_options
+from utils.registry import Registry
+
+DETECTION_LOSS_REGISTRY = Registry("detection loss", option="loss.detection.name")
+
+
+@LOSS_REGISTRY.register("detection")
+class DetectionLoss(BaseCriterion):
+    """The detection loss named by ``loss.detection.name``."""
+
+    def __init__(self, opts: Any) -> None:
+        super().__init__()
+        self.loss = DETECTION_LOSS_REGISTRY.get(getattr(opts, "loss.detection.name"))(opts)
+
+    def forward(self, prediction: Any, target: Any) -> Tensor:
+        return self.loss(prediction, target)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Detection loss (loss.category: detection)")
+        add_options(group, "--loss.detection", [
+            ("name", "ssd_multibox_loss", "loss", dict(choices=DETECTION_LOSS_REGISTRY.names())),
+        ])
+        DETECTION_LOSS_REGISTRY.add_arguments(parser)
+        return parser
 
 
 def hard_negative_mask(background_loss: Tensor, labels: Tensor, neg_pos_ratio: int) -> Tensor:
@@ -24,7 +48,7 @@ def hard_negative_mask(background_loss: Tensor, labels: Tensor, neg_pos_ratio: i
     return positives | (rank < n_negatives)
 
 
-@LOSS_REGISTRY.register("detection")
+@DETECTION_LOSS_REGISTRY.register("ssd_multibox_loss")
 class SSDMultiboxLoss(BaseCriterion):
     """``(w * SmoothL1(positive box offsets) + CE(positives and mined negatives)) / positives``.
 
@@ -35,9 +59,6 @@ class SSDMultiboxLoss(BaseCriterion):
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        name = getattr(opts, "loss.detection.name")
-        if name != "ssd_multibox_loss":
-            raise ConfigError(f"loss.detection.name {name!r}: choose ssd_multibox_loss")
         key = "loss.detection.ssd_multibox_loss"
         self.neg_pos_ratio = int(getattr(opts, f"{key}.neg_pos_ratio"))
         self.max_monitor_iter = int(getattr(opts, f"{key}.max_monitor_iter"))
@@ -82,8 +103,7 @@ class SSDMultiboxLoss(BaseCriterion):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        group = parser.add_argument_group("Detection loss (loss.category: detection)")
-        add_options(group, "--loss.detection", [("name", "ssd_multibox_loss", "loss", dict(choices=["ssd_multibox_loss"]))])
+        group = parser.add_argument_group("SSD multibox loss (loss.detection.name: ssd_multibox_loss)")
         add_options(group, "--loss.detection.ssd-multibox-loss", [
             ("neg-pos-ratio", 3, "negatives kept per positive anchor"),
             ("max-monitor-iter", -1, "re-estimate the localization weight up to this iteration (-1: keep it at 1)"),

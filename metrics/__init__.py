@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from metrics import confusion, topk  # noqa: F401  (registration)
+from metrics import confusion, loss_parts, topk  # noqa: F401  (registration)
 from metrics.base import METRIC_REGISTRY, Metric, Statistics
 from metrics.topk import topk_correct
 from utils.opts import add_options

@@ -106,6 +106,22 @@ class FixedScheduler(BaseScheduler):
         return self.lr
 
 
+@SCHEDULER_REGISTRY.register("multi_step")
+class MultiStepScheduler(BaseScheduler):
+    """``lr * gamma ** k`` after warm-up, ``k`` the number of ``milestones`` (epochs, or iterations
+    when iteration-based) already reached: the step schedule of the COCO detectors."""
+
+    def __init__(self, opts: Any) -> None:
+        self.lr = float(getattr(opts, "scheduler.multi_step.lr"))
+        self.gamma = float(getattr(opts, "scheduler.multi_step.gamma"))
+        self.milestones = sorted(set(int(m) for m in getattr(opts, "scheduler.multi_step.milestones") or []))
+        super().__init__(opts, self.lr)
+
+    def schedule(self, epoch: int, iteration: int) -> float:
+        now = iteration if self.is_iteration_based else epoch
+        return self.lr * self.gamma ** sum(1 for m in self.milestones if m <= now)
+
+
 @SCHEDULER_REGISTRY.register("cyclic")
 class CyclicScheduler(BaseScheduler):
     """Cycles of ``epochs_per_cycle`` epochs whose rate falls linearly from ``min_lr * epochs_per_cycle``
@@ -173,6 +189,10 @@ def arguments_schedulers(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         ("polynomial.end-lr", 1e-5, "polynomial: final rate"),
         ("polynomial.power", 2.5, "polynomial: power"),
         ("fixed.lr", 0.1, "fixed: the rate"),
+        ("multi-step.lr", 0.1, "multi_step: rate before the first milestone"),
+        ("multi-step.gamma", 0.1, "multi_step: factor applied at each milestone"),
+        ("multi-step.milestones", None, "multi_step: epochs (iterations when iteration-based) of the decays",
+         dict(type=int, nargs="+")),
         ("cyclic.min-lr", 0.1, "cyclic: lowest rate of a cycle"),
         ("cyclic.last-cycle-end-lr", 1e-3, "cyclic: rate at the end of the last cycle"),
         ("cyclic.epochs-per-cycle", 5, "cyclic: cycle length"),

@@ -45,8 +45,10 @@ def test_every_config_has_a_name():
     named = {cvnets.models.zoo.MODEL_ZOO[n].config_path for n in cvnets.list_models()}
     configs = {p for p in (ROOT / "config").rglob("*.yaml") if p.parent.name != "demo"}
     assert named == configs
-    assert cvnets.list_models("segmentation") == ["deeplabv3_parcnet_s", "deeplabv3_mobilevit_s",
-                                                  "deeplabv3_mobilevit_xs"]
+    assert cvnets.list_models("segmentation") == [
+        "deeplabv3_parcnet_s", "deeplabv3_mobilevit_s", "deeplabv3_mobilevit_xs", "upernet_parc_resnet50",
+        "upernet_resnet50", "upernet_parc_convnext_xt", "upernet_convnext_xt", "upernet_parc_mobilenetv2",
+        "upernet_mobilenetv2"]
 
 
 def test_detection_and_segmentation_models():

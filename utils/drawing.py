@@ -1,7 +1,7 @@
 """Drawing predictions on images."""
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -23,11 +23,16 @@ def color_palette(n: int) -> List[Tuple[int, int, int]]:
 
 
 def draw_detections(image: np.ndarray, boxes: np.ndarray, labels: Sequence[int], scores: Sequence[float],
-                    names: Sequence[str]) -> np.ndarray:
-    """A copy of ``image`` (BGR) with each box, its class name and score drawn."""
+                    names: Sequence[str], masks: Optional[np.ndarray] = None, mask_weight: float = 0.5) -> np.ndarray:
+    """A copy of ``image`` (BGR) with each box, its class name and score drawn; with ``masks``
+    (``N x H x W`` binary, at the image's size), each mask blended in its class colour first."""
     canvas = image.copy()
     colors = color_palette(max(len(names), 1) + 1)
     font, scale, thickness = cv2.FONT_HERSHEY_PLAIN, 1.0, 1
+    for mask, label in zip(masks if masks is not None else [], labels):
+        inside = mask.astype(bool)
+        color = np.array(colors[int(label) % len(colors)], np.float32)
+        canvas[inside] = ((1 - mask_weight) * canvas[inside] + mask_weight * color).astype(np.uint8)
     for box, label, score in zip(boxes.astype(int), labels, scores):
         color = colors[int(label) % len(colors)]
         x1, y1, x2, y2 = (int(v) for v in box)

@@ -94,6 +94,7 @@ def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.
 
     def post_hook(module: nn.Module, args: Any, output: Any) -> None:
         stack.pop()
+        key = stage_stack[-1] if stage_stack else "other"  # a stage that is a single layer counts itself
         if id(module) in stage_names:
             stage_stack.pop()
         if any(hasattr(outer, "profile_macs") for outer in stack):
@@ -105,7 +106,6 @@ def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.
         else:
             count = _default_macs(module, args, output)
         if count:
-            key = stage_stack[-1] if stage_stack else "other"
             macs[key] = macs.get(key, 0.0) + count
 
     for module in model.modules():

@@ -5,7 +5,9 @@ import argparse
 from typing import Any
 
 from data.datasets.base import BaseImageDataset, evaluation_transform, read_image, read_mask
+from data.datasets.ade20k import ADE20KDataset
 from data.datasets.coco import COCODetection, COCODetectionSSD
+from data.datasets.coco_instances import COCOInstanceSegmentation
 from data.datasets.imagenet import ImageNetDataset
 from data.datasets.pascal import PascalVOCDataset
 from data.datasets.registry import DATASET_REGISTRY
@@ -38,5 +40,6 @@ def arguments_datasets(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
-__all__ = ["DATASET_REGISTRY", "BaseImageDataset", "ImageNetDataset", "COCODetection", "COCODetectionSSD", "PascalVOCDataset", "build_dataset", "evaluation_transform", "read_image", "read_mask",
-           "arguments_datasets"]
+__all__ = ["DATASET_REGISTRY", "BaseImageDataset", "ImageNetDataset", "COCODetection", "COCODetectionSSD",
+           "COCOInstanceSegmentation", "ADE20KDataset", "PascalVOCDataset", "build_dataset", "evaluation_transform",
+           "read_image", "read_mask", "arguments_datasets"]

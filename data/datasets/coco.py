@@ -21,6 +21,24 @@ from utils import logger
 from utils.errors import DataError
 
 
+def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
+    """The ``height x width`` uint8 mask of a COCO ``segmentation``: polygons (a list of
+    ``[x1, y1, x2, y2, ...]``, merged), uncompressed RLE (``counts`` a list) or compressed RLE."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segmentation, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+        rle = mask_utils.frPyObjects(segmentation, height, width)
+    elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
+        rle = segmentation
+    else:
+        raise DataError(f"not a COCO segmentation (polygons or RLE): {str(segmentation)[:60]}")
+    if list(rle["size"]) != [height, width]:
+        raise DataError(f"a segmentation of size {list(rle['size'])} on an image of size {[height, width]}")
+    return mask_utils.decode(rle)
+
+
 def load_coco(annotation_file: Path) -> Any:
     """A pycocotools ``COCO`` index of ``annotation_file`` (its progress messages silenced)."""
     from pycocotools.coco import COCO
@@ -68,10 +86,12 @@ class COCODetection(BaseImageDataset):
         self.class_names = ["background"] + [self.coco.cats[c]["name"] for c in categories]
         self.num_classes = len(self.class_names)
         self._annotations: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
+        self._annotation_ids: Dict[int, List[int]] = {}  # of the boxes kept, in their order
         counts = {"left out": 0, "clipped": 0, "outside": 0}
         for image_id in self.coco.imgs:
-            boxes, labels = self._load_annotations(image_id, counts)
+            boxes, labels, kept = self._load_annotations(image_id, counts)
             self._annotations[image_id] = (boxes, labels)
+            self._annotation_ids[image_id] = kept
         all_ids = sorted(self.coco.imgs)
         self.ids = [i for i in all_ids if len(self._annotations[i][1])] if is_training else all_ids
         if not self.ids:
@@ -87,12 +107,13 @@ class COCODetection(BaseImageDataset):
         if notes:
             logger.log(f"COCO {self.split}: " + "; ".join(notes))
 
-    def _load_annotations(self, image_id: int, counts: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
-        """The image's boxes (corner form, clipped to the image when it states its size) and labels;
+    def _load_annotations(self, image_id: int, counts: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray, List[int]]:
+        """The image's boxes (corner form, clipped to the image when it states its size),
+        labels and annotation ids;
         ``counts`` tallies the boxes left out or clipped."""
         info = self.coco.imgs[image_id]
         width, height = info.get("width"), info.get("height")
-        boxes, labels = [], []
+        boxes, labels, kept = [], [], []
         for ann in self.coco.imgToAnns.get(image_id, []):
             x, y, w, h = ann["bbox"]
             if ann.get("iscrowd", 0) or w <= 0 or h <= 0 or ann["category_id"] not in self.coco_to_label:
@@ -109,7 +130,21 @@ class COCODetection(BaseImageDataset):
                 box = clipped
             boxes.append(box)
             labels.append(self.coco_to_label[ann["category_id"]])
-        return np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
+            kept.append(ann["id"])
+        return np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64), kept
+
+    def instance_masks(self, image_id: int, height: int, width: int) -> np.ndarray:
+        """``N x height x width`` uint8 masks of the boxes kept for ``image_id``, in their order."""
+        masks = []
+        for ann_id in self._annotation_ids[image_id]:
+            ann = self.coco.anns[ann_id]
+            if "segmentation" not in ann:
+                raise DataError(f"{self.annotation_file}: annotation {ann_id} has no segmentation")
+            try:
+                masks.append(decode_segmentation(ann["segmentation"], height, width))
+            except DataError as exc:
+                raise DataError(f"{self.annotation_file}, annotation {ann_id}: {exc}") from None
+        return np.stack(masks) if masks else np.zeros((0, height, width), np.uint8)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -52,18 +52,28 @@ class PascalVOCDataset(BaseImageDataset):
     ``evaluation.segmentation.resize_input_images``) and the mask at its own size.
     """
 
+    # the masks define the classes; their count (model.segmentation.n_classes) is the config's
+    class_names = VOC_CLASSES
+
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
         super().__init__(opts, is_training, is_evaluation)
-        voc = self.check_root() / "VOC2012"
-        list_file = voc / "list" / ("train_aug.txt" if is_training else "val.txt")
-        self.pairs = read_pairs(list_file, voc, self.root_option)
-        if is_training and getattr(opts, "dataset.pascal.use_coco_data"):
-            coco_root = getattr(opts, "dataset.pascal.coco_root_dir")
+        self.pairs = self.find_pairs(self.check_root())
+
+    def find_pairs(self, root: Path) -> List[Tuple[Path, Path]]:
+        """The ``(image, mask)`` files of the split."""
+        voc = root / "VOC2012"
+        list_file = voc / "list" / ("train_aug.txt" if self.is_training else "val.txt")
+        pairs = read_pairs(list_file, voc, self.root_option)
+        if self.is_training and getattr(self.opts, "dataset.pascal.use_coco_data"):
+            coco_root = getattr(self.opts, "dataset.pascal.coco_root_dir")
             if not coco_root:
                 raise DataError("dataset.pascal.use_coco_data needs dataset.pascal.coco_root_dir")
-            self.pairs += read_pairs(Path(coco_root) / "train_2017.txt", Path(coco_root), "dataset.pascal.coco_root_dir")
-        # the masks define the classes; their count (model.segmentation.n_classes) is the config's
-        self.class_names = VOC_CLASSES
+            pairs += read_pairs(Path(coco_root) / "train_2017.txt", Path(coco_root), "dataset.pascal.coco_root_dir")
+        return pairs
+
+    def read_label(self, path: Path) -> np.ndarray:
+        """The class indices of a mask file."""
+        return read_mask(path)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -94,7 +104,7 @@ class PascalVOCDataset(BaseImageDataset):
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         image_path, mask_path = self.pairs[index]
-        image, mask = read_image(image_path), read_mask(mask_path)
+        image, mask = read_image(image_path), self.read_label(mask_path)
         if image.shape[:2] != mask.shape[:2]:
             raise DataError(f"{mask_path} ({mask.shape[1]}x{mask.shape[0]}) does not match the size of "
                             f"{image_path} ({image.shape[1]}x{image.shape[0]})")

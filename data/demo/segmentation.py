@@ -3,15 +3,25 @@ digit's pixels labelled with its class (digit + 1; 0 is background, 255 the blur
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from data.demo.digits import load_digits, split_indices
-from data.demo.scenes import compose_scene
+from data.demo.scenes import PastedDigit, compose_scene
 from utils.drawing import color_palette
+
+
+def class_mask(pasted: List[PastedDigit], size: int, rim: int = 255) -> np.ndarray:
+    """The class of each pixel: 0 background, digit + 1 where a digit covers more than half of
+    it, ``rim`` on its blurred edges (coverage 0.15-0.5)."""
+    mask = np.zeros((size, size), np.uint8)
+    for item in pasted:
+        mask[item.alpha > 0.15] = rim
+        mask[item.alpha > 0.5] = item.digit + 1
+    return mask
 
 
 def write_segmentation_set(out: Path, n_train: int = 600, n_val: int = 120, size: int = 96, min_side: int = 28,
@@ -32,10 +42,7 @@ def write_segmentation_set(out: Path, n_train: int = 600, n_val: int = 120, size
         lines = []
         for index in range(1, n_images + 1):
             picture, pasted = compose_scene(rng, digits, labels, pool, size, min_side, max_side, max_objects)
-            mask = np.zeros((size, size), np.uint8)
-            for item in pasted:
-                mask[item.alpha > 0.15] = 255
-                mask[item.alpha > 0.5] = item.digit + 1
+            mask = class_mask(pasted, size)
             name = f"{split}_{index:05d}"
             cv2.imwrite(str(voc / "JPEGImages" / f"{name}.jpg"), picture, [int(cv2.IMWRITE_JPEG_QUALITY), 95])
             if split == "train":

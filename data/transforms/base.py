@@ -2,7 +2,8 @@
 
 A transform is called on a sample dict: ``image`` (H x W x 3 uint8 array in OpenCV's BGR order)
 and, for dense or box tasks, ``mask`` (H x W), ``box_coordinates`` (N x 4, x1 y1 x2 y2) and
-``box_labels`` (N,). Transforms keep these aligned.
+``box_labels`` (N,). Transforms keep these aligned; the flips also keep ``instance_masks``
+(N x H x W) aligned.
 """
 from __future__ import annotations
 

@@ -223,6 +223,9 @@ def _flip(data: Sample, horizontal: bool) -> Sample:
     data["image"] = img
     if data.get("mask") is not None:
         data["mask"] = cv2.flip(data["mask"], code)
+    instances = data.get("instance_masks")  # N x H x W
+    if instances is not None:
+        data["instance_masks"] = np.ascontiguousarray(instances[:, :, ::-1] if horizontal else instances[:, ::-1])
     boxes = data.get("box_coordinates")
     if boxes is not None:
         boxes = boxes.copy()

@@ -18,11 +18,13 @@ from utils.opts import add_options
 
 def build_classification_model(opts: Any, backbone: bool = False, **kwargs: Any) -> nn.Module:
     """The configured classification model. As the ``backbone`` of a detection or segmentation
-    model, its classifier is left out when ``model.classification.pretrained`` is loaded, so a
-    checkpoint trained for any number of classes serves."""
+    model, its classifier (the entries under its ``classifier_prefixes``) is left out when
+    ``model.classification.pretrained`` is loaded, so a checkpoint trained for any number of
+    classes serves."""
     name = getattr(opts, "model.classification.name")
     model = CLS_MODEL_REGISTRY.get(name)(with_task_activation(opts, "classification"), **kwargs)
-    return finish_model(model, opts, "classification", ignore=("classifier.",) if backbone else ())
+    ignore = tuple(getattr(model, "classifier_prefixes", ("classifier.",))) if backbone else ()
+    return finish_model(model, opts, "classification", ignore=ignore)
 
 
 def build_on_backbone(opts: Any, task: str, model_cls: Any) -> nn.Module:

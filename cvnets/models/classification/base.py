@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from torch import Tensor, nn
 
 from cvnets.layers import ConvLayer, GlobalPool, LinearLayer, initialize_weights
+from cvnets.models.features import FeatureInfo
 from cvnets.modules import InvertedResidual
 
 
@@ -46,6 +47,8 @@ def dilation_plan(output_stride: Optional[int]) -> Tuple[bool, bool]:
 
 
 class BaseEncoder(nn.Module):
+    classifier_prefixes = ("classifier.",)
+
     def __init__(self) -> None:
         super().__init__()
         self.conv_1: Optional[nn.Module] = None
@@ -111,6 +114,24 @@ class BaseEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.extract_features(x))
+
+    def feature_info(self) -> List[FeatureInfo]:
+        """``layer_2`` .. ``layer_5`` (strides 4 to 32 when no stage is dilated); the stem and
+        ``layer_1`` belong to the first."""
+        if self.dilation != 1:
+            raise ValueError("the feature stages of a dilated backbone have no stride-32 output; "
+                             "build it without an output stride")
+        return [FeatureInfo(self.model_conf_dict[f"layer{i}"]["out"], 2 ** i,
+                            (("conv_1", "layer_1") if i == 2 else ()) + (f"layer_{i}",)) for i in range(2, 6)]
+
+    def forward_features(self, x: Tensor) -> List[Tensor]:
+        points = self.extract_end_points_all(x, use_l5=True)
+        return [points[f"out_l{i}"] for i in range(2, 6)]
+
+    def to_feature_extractor(self) -> None:
+        """Drop the 1x1 expansion and the classifier."""
+        self.conv_1x1_exp = None
+        self.classifier = None
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
         names = ["conv_1", "layer_1", "layer_2", "layer_3", "layer_4", "layer_5", "conv_1x1_exp", "classifier"]

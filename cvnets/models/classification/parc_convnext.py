@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from cvnets.layers import DropPath, LayerNorm2d
 from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
+from cvnets.models.features import FeatureInfo
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
 from utils.opts import add_options
@@ -67,6 +68,7 @@ class ParCConvNeXt(nn.Module):
 
     use_parc = True
     profile_convention = "fvcore"  # the published counts are fvcore's
+    classifier_prefixes = ("norm.", "head.")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -116,11 +118,33 @@ class ParCConvNeXt(nn.Module):
             x = stage(downsample(x))
         return self.head(self.norm(x.mean(dim=(-2, -1))))
 
+    def feature_info(self) -> List[FeatureInfo]:
+        """The four stages (strides 4 to 32), each with the down-sampling layer before it."""
+        return [FeatureInfo(stage[-1].pwconv2.out_features, 4 * 2 ** i, (f"downsample_layers.{i}", f"stages.{i}"))
+                for i, stage in enumerate(self.stages)]
+
+    def forward_features(self, x: Tensor) -> List[Tensor]:
+        """Each stage's output, through its ``norm<i>`` once :meth:`to_feature_extractor` added them."""
+        features = []
+        for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
+            x = stage(downsample(x))
+            norm = getattr(self, f"norm{i}", None)
+            features.append(norm(x) if norm is not None else x)
+        return features
+
+    def to_feature_extractor(self) -> None:
+        """Drop the final norm and the classifier; add a LayerNorm ``norm<i>`` on each stage's output,
+        as ConvNeXt's detection and segmentation backbones do (initialised to the identity)."""
+        del self.norm, self.head
+        for i, info in enumerate(self.feature_info()):
+            self.add_module(f"norm{i}", LayerNorm2d(info.channels, eps=1e-6))
+
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
         rows: List[Tuple[str, nn.Module]] = []
         for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
             rows += [(f"downsample_layers.{i}", downsample), (f"stages.{i}", stage)]
-        return rows + [("norm", self.norm), ("head", self.head)]
+        tail = [f"norm{i}" for i in range(4)] if not hasattr(self, "head") else ["norm", "head"]
+        return rows + [(name, getattr(self, name)) for name in tail]
 
 
 @CLS_MODEL_REGISTRY.register("convnext")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -10,6 +10,7 @@ from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.ops.misc import Conv2dNormActivation
 
 from cvnets.models.classification.parc_convnets import insert_locations, parc_resize
+from cvnets.models.features import FeatureInfo
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
 from utils.opts import add_options
@@ -61,6 +62,7 @@ class ParCMobileNetV2(nn.Module):
 
     use_parc = True
     profile_convention = "fvcore"  # the published counts are fvcore's
+    classifier_prefixes = ("classifier.",)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -79,8 +81,11 @@ class ParCMobileNetV2(nn.Module):
         channels = make_divisible(32 * width, 8)
         self.last_channel = make_divisible(1280 * max(1.0, width), 8)
         features: List[nn.Module] = [_conv_bn_relu6(3, channels, stride=2)]
+        reduction = 2
+        self.stage_ends: Dict[int, Tuple[int, int]] = {}  # reduction -> (index of its last block, channels)
         for (t, c, n, s, size), parc_from in zip(SETTINGS, locations):
             out = make_divisible(c * width, 8)
+            reduction *= s
             for i in range(n):
                 if i < parc_from:
                     features.append(InvertedResidual(channels, out, s if i == 0 else 1, expand_ratio=t))
@@ -88,6 +93,7 @@ class ParCMobileNetV2(nn.Module):
                     features.append(ParCInvertedResidual(channels, out, t, size, use_pe=i == parc_from,
                                                          resize=resize))
                 channels = out
+            self.stage_ends[reduction] = (len(features) - 1, out)
         features.append(_conv_bn_relu6(channels, self.last_channel, kernel_size=1))
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.last_channel, n_classes))
@@ -107,8 +113,35 @@ class ParCMobileNetV2(nn.Module):
         x = nn.functional.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
         return self.classifier(x)
 
+    def feature_info(self) -> List[FeatureInfo]:
+        """The blocks up to the last one at strides 4, 8, 16 and 32 (24, 32, 96 and 320 channels at
+        width 1); the first stage starts at the stem."""
+        infos, start = [], 0
+        for reduction in (4, 8, 16, 32):
+            end, channels = self.stage_ends[reduction]
+            infos.append(FeatureInfo(channels, reduction, tuple(f"features.{i}" for i in range(start, end + 1))))
+            start = end + 1
+        return infos
+
+    def forward_features(self, x: Tensor) -> List[Tensor]:
+        ends = {self.stage_ends[r][0] for r in (4, 8, 16, 32)}
+        features = []
+        for i, block in enumerate(self.features):
+            x = block(x)
+            if i in ends:
+                features.append(x)
+            if len(features) == len(ends):
+                break
+        return features
+
+    def to_feature_extractor(self) -> None:
+        """Drop the classifier and the 1x1 convolution before it (the block names stay)."""
+        del self.features[len(self.features) - 1]
+        del self.classifier
+
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
-        return [(f"features.{i}", m) for i, m in enumerate(self.features)] + [("classifier", self.classifier)]
+        rows = [(f"features.{i}", m) for i, m in enumerate(self.features)]
+        return rows + ([("classifier", self.classifier)] if hasattr(self, "classifier") else [])
 
 
 @CLS_MODEL_REGISTRY.register("mobilenetv2")

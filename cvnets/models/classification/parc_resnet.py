@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import Bottleneck, conv1x1
 
 from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
+from cvnets.models.features import FeatureInfo
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
 from utils.opts import add_options
@@ -58,6 +59,7 @@ class ParCResNet(nn.Module):
     use_parc = True
     profile_convention = "fvcore"  # the published counts are fvcore's
     default_insert_locs = (3, 4, 3, 2)
+    classifier_prefixes = ("fc.",)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -115,8 +117,27 @@ class ParCResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
+    def feature_info(self) -> List[FeatureInfo]:
+        """``layer1`` .. ``layer4`` (strides 4 to 32); the stem belongs to the first."""
+        stem = ("conv1", "bn1", "relu", "maxpool")
+        return [FeatureInfo(getattr(self, f"layer{i}")[-1].bn3.num_features, 2 ** (i + 1),
+                            (stem if i == 1 else ()) + (f"layer{i}",)) for i in range(1, 5)]
+
+    def forward_features(self, x: Tensor) -> List[Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        features = []
+        for i in range(1, 5):
+            x = getattr(self, f"layer{i}")(x)
+            features.append(x)
+        return features
+
+    def to_feature_extractor(self) -> None:
+        """Drop the pooling and the classifier: what remains has torchvision's backbone names."""
+        del self.avgpool, self.fc
+
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
-        return [(name, getattr(self, name)) for name in ("conv1", "layer1", "layer2", "layer3", "layer4", "fc")]
+        names = ("conv1", "layer1", "layer2", "layer3", "layer4", "fc")
+        return [(name, getattr(self, name)) for name in names if hasattr(self, name)]
 
 
 @CLS_MODEL_REGISTRY.register("resnet")

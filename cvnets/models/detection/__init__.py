@@ -7,7 +7,9 @@ from typing import Any
 from torch import nn
 
 from cvnets.models.classification import build_on_backbone
-from cvnets.models.detection.ssd import Detections, SingleShotDetector
+from cvnets.models.detection.detections import Detections
+from cvnets.models.detection.mask_rcnn import MaskRCNNDetector
+from cvnets.models.detection.ssd import SingleShotDetector
 from cvnets.models.registry import DET_MODEL_REGISTRY
 from utils.opts import add_options
 
@@ -30,4 +32,4 @@ def arguments_detection(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
-__all__ = ["Detections", "SingleShotDetector", "build_detection_model", "arguments_detection"]
+__all__ = ["Detections", "MaskRCNNDetector", "SingleShotDetector", "build_detection_model", "arguments_detection"]

@@ -4,7 +4,6 @@ stages, extra separable down-sampling layers for the larger strides, and a globa
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
@@ -15,21 +14,13 @@ from cvnets.layers import ConvLayer, SeparableConv
 from cvnets.misc.anchors import anchor_generator_from_opts
 from cvnets.misc.boxes import center_to_corner, decode
 from cvnets.models.classification.base import BaseEncoder
+from cvnets.models.detection.detections import Detections
 from cvnets.models.registry import DET_MODEL_REGISTRY
 from cvnets.modules import SSDHead
 from utils.errors import ConfigError
 from utils.opts import add_options, parse_structured
 
 ENCODER_OUTPUTS = {8: "out_l3", 16: "out_l4", 32: "out_l5"}
-
-
-@dataclass
-class Detections:
-    """One image's detections: ``labels`` (N,), ``scores`` (N,) and ``boxes`` (N x 4, corner form,
-    as fractions of the input's width and height)."""
-    labels: Tensor
-    scores: Tensor
-    boxes: Tensor
 
 
 @DET_MODEL_REGISTRY.register("ssd")

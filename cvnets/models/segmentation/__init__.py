@@ -8,7 +8,7 @@ from torch import nn
 
 from cvnets.models.classification import build_on_backbone
 from cvnets.models.registry import SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY
-from cvnets.models.segmentation import deeplabv3  # noqa: F401  (registration)
+from cvnets.models.segmentation import deeplabv3, upernet  # noqa: F401  (registration)
 from cvnets.models.segmentation.encoder_decoder import SegEncoderDecoder
 from utils.opts import add_options
 
@@ -28,7 +28,8 @@ def arguments_segmentation(parser: argparse.ArgumentParser) -> argparse.Argument
          dict(type=int, choices=[8, 16, 32])),
         ("lr-multiplier", 1.0, "learning-rate factor of the head"),
         ("classifier-dropout", 0.1, "dropout before the classifier"),
-        ("use-aux-head", False, "auxiliary classifier on the stride-16 features"),
+        ("use-aux-head", False, "auxiliary classifier (deeplabv3: on the stride-16 features; upernet: see "
+                                "model.segmentation.upernet.aux_stage)"),
         ("use-level5-exp", False, "feed the head the backbone's 1x1 expansion output"),
         ("freeze-batch-norm", False, "freeze the normalization layers"),
         ("activation.name", None, "activation of the head (overrides model.activation.name)", dict(type=str)),

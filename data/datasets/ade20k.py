@@ -1,0 +1,56 @@
+"""ADE20K scene parsing, as the SceneParsing benchmark releases it (``ADEChallengeData2016``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+from torchvision.datasets.folder import IMG_EXTENSIONS
+
+from data.datasets.base import read_mask
+from data.datasets.pascal import PascalVOCDataset
+from data.datasets.registry import DATASET_REGISTRY
+from utils.errors import DataError
+
+IGNORE = 255
+
+
+def reduce_zero_label(mask: np.ndarray) -> np.ndarray:
+    """ADE20K's 150 classes 1..150 become 0..149 and its "other" 0 becomes the ignored 255 (an
+    existing 255 stays 255), as mmsegmentation's ``reduce_zero_label`` does."""
+    reduced = mask.astype(np.int16) - 1
+    reduced[(mask == 0) | (mask == IGNORE)] = IGNORE
+    return reduced.astype(np.uint8)
+
+
+@DATASET_REGISTRY.register("ade20k")
+class ADE20KDataset(PascalVOCDataset):
+    """``root/images/{training,validation}/<name>.jpg`` and ``root/annotations/{training,validation}/<name>.png``,
+    ``root`` being the ``ADEChallengeData2016`` folder; every image needs its annotation.
+
+    Annotations hold 8-bit class indices; with :func:`reduce_zero_label` they give the 150 classes
+    0..149 and the ignored 255 (``model.segmentation.n_classes: 150``, ``loss.ignore_idx: 255``).
+    Transforms, label checks and evaluation samples are those of :class:`PascalVOCDataset`.
+    """
+
+    class_names = None  # the 150 names are in the release's objectInfo150.csv
+
+    def find_pairs(self, root: Path) -> List[Tuple[Path, Path]]:
+        split = "training" if self.is_training else "validation"
+        images, annotations = root / "images" / split, root / "annotations" / split
+        for folder in (images, annotations):
+            if not folder.is_dir():
+                raise DataError(f"{self.root_option}: {folder} not found (expected the ADEChallengeData2016 layout: "
+                                f"images/{split} and annotations/{split})")
+        pairs = []
+        for image in sorted(p for p in images.iterdir() if p.suffix.lower() in IMG_EXTENSIONS):
+            label = annotations / f"{image.stem}.png"
+            if not label.is_file():
+                raise DataError(f"{self.root_option}: {image.name} has no annotation {label}")
+            pairs.append((image, label))
+        if not pairs:
+            raise DataError(f"{self.root_option}: no images in {images}")
+        return pairs
+
+    def read_label(self, path: Path) -> np.ndarray:
+        return reduce_zero_label(read_mask(path))

@@ -76,7 +76,7 @@ def circulant(kernel: Tensor) -> Tensor:
 IMPLEMENTATIONS = ("auto", "circulant", "fft", "concat_conv")
 # the axis length from which "fft" beats "circulant": measured on two CPU cores, batch 1, 96
 # channels (README, "ParC implementations"; python main_benchmark.py --benchmark.parc-crossover)
-FFT_MIN_LENGTH = 256
+FFT_MIN_LENGTH = 128
 _implementation = "auto"
 
 

@@ -65,3 +65,17 @@ def max_weight_difference(first: Path, second: Path) -> float:
     a, b = (torch.load(p, map_location="cpu", weights_only=True) for p in (first, second))
     assert a.keys() == b.keys()
     return max(float((a[k].double() - b[k].double()).abs().max()) if a[k].numel() else 0.0 for k in a)
+
+
+def assert_benchmark_profiles(config: str, extra: List[str], capsys) -> None:
+    """``main_benchmark.py`` profiles ``config`` and counts exactly the parameters of the model it builds."""
+    import json
+
+    import main_benchmark
+    from conftest import training_opts
+    from cvnets import get_model
+
+    main_benchmark.main(["--common.config-file", config, *extra])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    model = get_model(training_opts(["--common.config-file", config]))
+    assert result["params"] == sum(p.numel() for p in model.parameters()) and result["macs"] > 0

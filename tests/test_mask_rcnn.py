@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import training_opts
+from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
 from data.datasets import COCOInstanceSegmentation
 
@@ -273,14 +274,9 @@ def test_multi_step_schedule():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DET_CONFIGS)
 def test_detection_configs_build_and_profile(name, capsys):
-    import main_benchmark
-
-    main_benchmark.main(["--common.config-file", f"config/detection/parc_convnets/{name}.yaml",
-                         "--benchmark.input-size", "96", "--model.detection.mask-rcnn.min-size", "96",
-                         "--model.detection.mask-rcnn.max-size", "96"])
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    model = get_model(training_opts(["--common.config-file", f"config/detection/parc_convnets/{name}.yaml"]))
-    assert result["params"] == sum(p.numel() for p in model.parameters()) and result["macs"] > 0
+    assert_benchmark_profiles(f"config/detection/parc_convnets/{name}.yaml", [
+        "--benchmark.input-size", "96", "--model.detection.mask-rcnn.min-size", "96",
+        "--model.detection.mask-rcnn.max-size", "96"], capsys)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import training_opts
+from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
 from data.datasets import ADE20KDataset
 from utils.errors import DataError
@@ -113,13 +114,7 @@ def test_eval_seg_miou_on_ade20k_equals_a_hand_computation(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SEG_CONFIGS)
 def test_segmentation_configs_build_and_profile(name, capsys):
-    import main_benchmark
-
-    main_benchmark.main(["--common.config-file", f"config/segmentation/parc_convnets/{name}.yaml",
-                         "--benchmark.input-size", "64"])
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    model = get_model(training_opts(["--common.config-file", f"config/segmentation/parc_convnets/{name}.yaml"]))
-    assert result["params"] == sum(p.numel() for p in model.parameters()) and result["macs"] > 0
+    assert_benchmark_profiles(f"config/segmentation/parc_convnets/{name}.yaml", ["--benchmark.input-size", "64"], capsys)
 
 
 @pytest.mark.slow

@@ -7,8 +7,10 @@
 Modes (``--evaluation.detection.mode``):
   validation_set  COCO box AP over the val split of ``dataset.root_val``, written to
                   ``<common.results_loc>/<common.run_label>/eval_metrics.json`` (with the detections
-                  in detections.json); ``--evaluation.detection.save-overlay-boxes`` also draws them;
-  single_image    detections drawn on ``--evaluation.detection.path``, saved under detection_results/;
+                  in detections.json); ``--evaluation.detection.save-overlay-boxes`` also draws them
+                  in validation_overlays/;
+  single_image    detections drawn on ``--evaluation.detection.path``, saved under detection_results/,
+                  and listed in predictions.json (masks as COCO RLE);
   image_folder    the same for every image of that folder.
 Boxes are mapped back to each image's own size. For an instance segmentation model (Mask R-CNN),
 the mask AP (``mask_AP``, ``mask_AP50``, ...) joins the box AP, the masks go to segmentations.json
@@ -107,8 +109,8 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
             if overlays:
                 path = dataset.image_dir / batch["file_name"][i]
                 picture = draw_detections(cv2.imread(str(path)), boxes, labels, scores, dataset.class_names, masks)
-                (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(out_dir / "detection_results" / f"{Path(path).stem}.jpg"), picture)
+                (out_dir / "validation_overlays").mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(out_dir / "validation_overlays" / f"{Path(path).stem}.jpg"), picture)
 
     evaluate(model, loader, None, [], runtime, description="evaluation", opts=opts, on_batch=collect,
              forward=predict_boxes)
@@ -128,6 +130,7 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
     from data.transforms import Compose, Resize, ToTensor
     from engine.eval_setup import evaluation_size, readable_images
     from data.class_names import detection_class_names
+    from metrics.coco_map import coco_mask_results
     from utils.drawing import draw_detections
 
     # always resized, as the original does, unless the model resizes its inputs itself
@@ -144,9 +147,12 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
             target = out_dir / "detection_results" / f"{path.stem}.jpg"
             cv2.imwrite(str(target), draw_detections(image, boxes, labels, scores, names, masks))
             print(f"{path}: {len(labels)} objects -> {target}")
-            found.append({"image": str(path), "detections": [
-                {"label": int(l), "class_name": names[int(l)], "score": float(s), "box": [float(v) for v in b]}
-                for b, l, s in zip(boxes, labels, scores)]})
+            entries = [{"label": int(l), "class_name": names[int(l)], "score": float(s), "box": [float(v) for v in b]}
+                       for b, l, s in zip(boxes, labels, scores)]
+            if masks is not None:
+                for entry, rle in zip(entries, coco_mask_results(0, masks, labels, scores, {int(l): 0 for l in labels})):
+                    entry["mask"] = rle["segmentation"]
+            found.append({"image": str(path), "detections": entries})
     return found
 
 
@@ -166,7 +172,8 @@ def main(args: Optional[Sequence[str]] = None) -> None:
               + f"  images: {metrics['num_images']}  ({path})")
         return
     paths = evaluation_images(opts, "detection", mode)
-    write_json(detect_images(opts, model, runtime, paths, out_dir), out_dir / "detections.json")
+    path = write_json(detect_images(opts, model, runtime, paths, out_dir), out_dir / "predictions.json")
+    print(f"predictions: {path}")
 
 
 def cli() -> int:

@@ -72,7 +72,8 @@ class MaskWriter:
         self.names = segmentation_class_names(n_classes)
 
     def name(self, label: int) -> str:
-        return self.names[label] if label < len(self.names) else str(label)
+        name = self.names[label] if label < len(self.names) else str(label)
+        return f"class {name}" if name.isdigit() else name  # a data set without class names
 
     def __call__(self, mask: np.ndarray, name: str, image: Optional[np.ndarray] = None) -> None:
         import cv2
@@ -144,7 +145,7 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
             mask = predict_mask(model, tensor, runtime, image.shape[0], image.shape[1], output_multiple(opts))
             writer(mask.numpy(), path.name, image)
             present = ", ".join(writer.name(int(v)) for v in mask.unique())
-            print(f"{path}: {present} -> {out_dir}")
+            print(f"{path}: classes found: {present} -> {out_dir}")
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

@@ -128,9 +128,13 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     name = Path(getattr(opts, "common.config_file") or "model").stem
     convention = getattr(model, "profile_convention", "cvnets")
     profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages(), convention)
-    print(format_profile(profile, f"{name} at {h}x{w} (MACs counted as {convention} does)"))
     result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
                               "input_size": [h, w]}
+    where = f"{h}x{w}"
+    if callable(getattr(model, "resized_input_size", None)):  # a detector that resizes its inputs itself
+        result["resized_input_size"] = list(model.resized_input_size(h, w))
+        where += " resized by the model to {}x{}".format(*result["resized_input_size"])
+    print(format_profile(profile, f"{name} at {where} (MACs counted as {convention} does)"))
     warmup, repeats = int(getattr(opts, "benchmark.warmup")), int(getattr(opts, "benchmark.repeats"))
     # a random picture in the model's input convention (channel order, normalisation)
     picture = torch.randint(0, 256, (h, w, 3), dtype=torch.uint8).numpy()

@@ -69,6 +69,9 @@ def deployable(model: nn.Module, task: str, input_size: Sequence[int]) -> nn.Mod
     """``model`` (in eval mode) with the outputs a deployment uses, for ``task``."""
     model.eval()
     if task == "detection":
+        if not callable(getattr(model, "_heads", None)):
+            raise ExportError(f"only SSD detectors can be exported; {type(model).__name__} cannot "
+                              f"(its proposals and masks are computed with data-dependent shapes)")
         return DecodedDetector(model, input_size).eval()
     if task == "segmentation":
         return SegmentationLogits(model).eval()

@@ -109,10 +109,12 @@ def test_short_detection_training_and_eval_det(digits_coco, tmp_path):
     metrics = json.loads((exp / "eval_metrics.json").read_text())
     assert metrics["num_images"] == 24 and len(metrics["coco_stats"]) == 12
     assert {"AP", "AP50", "AP75", "APs", "APm", "APl"} <= set(metrics)
-    assert len(list((exp / "detection_results").glob("*.jpg"))) == 24
+    assert len(list((exp / "validation_overlays").glob("*.jpg"))) == 24
     eval_det.main(common + ["--model.detection.pretrained", str(exp / "checkpoint_ema_avg.pt"),
                             "--evaluation.detection.mode", "single_image", "--evaluation.detection.path",
                             str(digits_coco / "images" / "val2017" / "val_00001.jpg")])
     assert (exp / "detection_results" / "val_00001.jpg").is_file()
-    saved = json.loads((exp / "detections.json").read_text())
+    saved = json.loads((exp / "predictions.json").read_text())
     assert saved[0]["image"].endswith("val_00001.jpg")
+    kept = json.loads((exp / "detections.json").read_text())  # the validation results, not overwritten
+    assert kept and all({"image_id", "category_id", "bbox", "score"} == set(d) for d in kept)

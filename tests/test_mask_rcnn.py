@@ -11,6 +11,7 @@ from conftest import training_opts
 from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
 from data.datasets import COCOInstanceSegmentation
+from utils.errors import DataError
 
 DEMO_CONFIG = "config/detection/demo/maskrcnn_parcnet_digits.yaml"
 RESNET_CONFIG = "config/detection/parc_convnets/maskrcnn_resnet50.yaml"
@@ -218,7 +219,7 @@ def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
     assert 0 < metrics["mask_AP"] < metrics["AP"] < 100 and metrics["num_images"] == 2
     saved = json.loads((tmp_path / "out" / "segmentations.json").read_text())
     assert len(saved) == 4 and isinstance(saved[0]["segmentation"]["counts"], str)
-    assert len(list((tmp_path / "out" / "detection_results").glob("*.jpg"))) == 2
+    assert len(list((tmp_path / "out" / "validation_overlays").glob("*.jpg"))) == 2
 
 
 def test_feature_stages_of_the_parc_convnets():
@@ -304,3 +305,66 @@ def test_short_mask_rcnn_training_and_eval_det(tmp_path):
                             "--evaluation.detection.mode", "single_image", "--evaluation.detection.path",
                             str(tmp_path / "coco" / "images" / "val2017" / "val_00001.jpg")])
     assert cv2.imread(str(exp / "detection_results" / "val_00001.jpg")).shape == (64, 64, 3)
+    predicted = json.loads((exp / "predictions.json").read_text())[0]["detections"]
+    assert all(set(d["mask"]) == {"size", "counts"} for d in predicted)
+
+
+def test_short_polygons_are_left_out_and_a_missing_segmentation_stops_at_start(tmp_path):
+    from pycocotools.cocoeval import COCOeval
+
+    write_instance_coco(tmp_path, "val")
+    path = tmp_path / "annotations" / "instances_val2017.json"
+    document = json.loads(path.read_text())
+    document["annotations"][0]["segmentation"] = [[2, 3, 8, 9], [2, 3, 8, 3, 8, 9, 2, 9]]  # a 2-point part
+    document["annotations"].append({"id": 5, "image_id": 2, "category_id": 9, "bbox": [20, 2, 4, 4], "area": 16,
+                                    "iscrowd": 0, "segmentation": []})
+    path.write_text(json.dumps(document))
+    args = ["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path)]
+    dataset = COCOInstanceSegmentation(training_opts(args), is_training=False)
+    assert dataset.coco.anns[1]["segmentation"] == [[2, 3, 8, 3, 8, 9, 2, 9]]
+    assert dataset.instance_masks(2, 20, 30)[1].sum() == 0  # no polygon left: an empty mask
+    results = [{"image_id": 1, "category_id": 7, "segmentation": dataset.coco.annToRLE(dataset.coco.anns[1]),
+                "score": 0.9}]
+    for r in results:
+        r["segmentation"]["counts"] = r["segmentation"]["counts"].decode("ascii")
+    evaluator = COCOeval(dataset.coco, dataset.coco.loadRes(results), "segm")  # pycocotools reads the cleaned file
+    evaluator.evaluate()
+    del document["annotations"][1]["segmentation"]
+    path.write_text(json.dumps(document))
+    with pytest.raises(DataError, match="1 annotations have no segmentation .first: id 2."):
+        COCOInstanceSegmentation(training_opts(args), is_training=False)
+
+
+def test_mask_rcnn_is_not_exported_and_takes_no_output_stride(tmp_path):
+    import main_export
+    from utils.errors import ConfigError, ExportError
+
+    with pytest.raises(ExportError, match="only SSD detectors can be exported; MaskRCNNDetector cannot"):
+        main_export.main(["--common.config-file", DEMO_CONFIG, "--export.format", "onnx",
+                          "--export.output", str(tmp_path / "m.onnx")])
+    assert not (tmp_path / "m.onnx").exists()
+    with pytest.raises(ConfigError, match="output_stride is for DeepLabV3 and SSD; mask_rcnn reads"):
+        get_model(training_opts(["--common.config-file", DEMO_CONFIG, "--model.detection.output-stride", "16"]))
+
+
+def test_benchmark_of_a_parcnet_mask_rcnn_counts_parc_products_and_reports_the_resized_input(capsys):
+    import main_benchmark
+
+    sizes = {}
+    for size in (64, 128):
+        main_benchmark.main(["--common.config-file", DEMO_CONFIG, "--benchmark.input-size", str(size)])
+        sizes[size] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sizes[64]["resized_input_size"] == sizes[128]["resized_input_size"] == [128, 128]
+    assert sizes[64]["macs"] == sizes[128]["macs"] > 0  # the detector sees 128 x 128 either way
+
+
+def test_fvcore_count_of_a_parc_block_adds_its_parc_products_to_its_layers(monkeypatch):
+    from cvnets.misc.profiler import profile_model
+    from cvnets.modules.parc_block import ParCBlock
+
+    block = ParCBlock(8, 16, "interpolation_bilinear", ffn_dim=32).eval()
+    x = torch.zeros(1, 16, 12, 20)
+    total = profile_model(block, x, [("block", block)], "fvcore").macs
+    monkeypatch.setattr(ParCBlock, "functional_macs", lambda self, inputs, output: 0.0)
+    layers = profile_model(block, x, [("block", block)], "fvcore").macs
+    assert layers > 0 and total - layers == (12 + 20) * 16 * 12 * 20  # each half along H then W

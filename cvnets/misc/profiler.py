@@ -10,12 +10,17 @@ inside it (the ParC blocks and the attention layer do, to follow the reference's
 
 ``fvcore`` (fvcore's FlopCountAnalysis, for the ParC ConvNets): convolutions and linear layers
 without their biases, batch norm (eval) 2 per element, layer and group norm 5 per element,
-adaptive average pooling 1 per input element.
+adaptive average pooling 1 per input element. A module counts itself here only when its
+``profile_macs`` takes ``with_bias`` (the ParC convolutions); a module that computes products
+with functions rather than sub-modules (the ParC block's depth-wise ParC products, attention's
+two matrix products) adds them with ``functional_macs(inputs, output)``, its sub-modules counted
+as usual.
 
 MACs are counted on one forward pass of one image.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -56,6 +61,14 @@ def _default_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> floa
     return 0.0
 
 
+def _counts_itself(module: nn.Module, convention: str) -> bool:
+    """Whether ``module`` counts itself and everything inside it under ``convention``."""
+    count = getattr(module, "profile_macs", None)
+    if count is None:
+        return False
+    return convention != "fvcore" or "with_bias" in inspect.signature(count).parameters
+
+
 def _fvcore_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> float:
     if isinstance(module, nn.Conv2d) and isinstance(output, Tensor):
         n, c_out, h, w = output.shape
@@ -63,8 +76,10 @@ def _fvcore_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> float
         return float(kh * kw * (module.in_channels // module.groups) * c_out * h * w * n)
     if isinstance(module, nn.Linear) and isinstance(output, Tensor):
         return float(output.numel() // module.out_features * module.in_features * module.out_features)
-    if hasattr(module, "profile_macs"):  # ParC convolutions: count them as their concatenate-and-convolve
+    if _counts_itself(module, "fvcore"):  # ParC convolutions: count them as their concatenate-and-convolve
         return module.profile_macs(inputs, output, with_bias=False)
+    if hasattr(module, "functional_macs"):
+        return module.functional_macs(inputs, output)
     elements = inputs[0].numel() if inputs and isinstance(inputs[0], Tensor) else 0
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return float(elements * (2 if module.affine else 1))
@@ -97,7 +112,7 @@ def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.
         key = stage_stack[-1] if stage_stack else "other"  # a stage that is a single layer counts itself
         if id(module) in stage_names:
             stage_stack.pop()
-        if any(hasattr(outer, "profile_macs") for outer in stack):
+        if any(_counts_itself(outer, convention) for outer in stack):
             return  # counted by an enclosing module
         if convention == "fvcore":
             count = _fvcore_macs(module, args, output)

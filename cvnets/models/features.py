@@ -13,7 +13,7 @@ A classification model that can serve as a multi-scale backbone provides:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 from torch import nn
 
@@ -41,6 +41,14 @@ def require_feature_stages(encoder: nn.Module, model: str, option: str) -> List[
         raise ConfigError(f"{model} needs a backbone with feature stages; {option} "
                           f"{type(encoder).__name__} has none")
     return encoder.feature_info()
+
+
+def reject_output_stride(opts: Any, task: str, model: str) -> None:
+    """A ConfigError when ``model.<task>.output_stride`` is set: ``model`` reads the backbone's four
+    stages at strides 4 to 32, which a dilated backbone does not have."""
+    if getattr(opts, f"model.{task}.output_stride") is not None:
+        raise ConfigError(f"model.{task}.output_stride is for DeepLabV3 and SSD; {model} reads the backbone's "
+                          f"stages at strides 4 to 32: leave it unset")
 
 
 def freeze_stages(backbone: nn.Module, stages: List[FeatureInfo], count: int) -> None:

@@ -151,6 +151,11 @@ class ParCBlock(nn.Module):
             macs += 2 * c * pixels
         return macs + _channel_part_macs(c, self.ffn_dim, self.use_ca, pixels)
 
+    def functional_macs(self, inputs: Sequence[Tensor], output: Tensor) -> float:
+        """fvcore's count of the depth-wise ParC products, computed without sub-modules."""
+        n, c, h, w = inputs[0].shape
+        return float((h + w) * c * h * w * n)
+
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, meta_kernel_size={self.meta_kernel_size}, "
                 f"instance_kernel={self.instance_kernel_method}, use_pe={self.use_pe}, mid_mix={self.mid_mix}, "

@@ -35,6 +35,11 @@ class MultiHeadAttention(nn.Module):
         projections = (c * 3 * c + 3 * c) + (c * c + c)
         return float(b * n * projections + 2 * b * n * c * c)
 
+    def functional_macs(self, inputs: Sequence[Tensor], output: Tensor) -> float:
+        """fvcore's count of the two attention products (the projections are counted as linear layers)."""
+        b, n, c = inputs[0].shape
+        return float(2 * b * n * n * c)
+
 
 class TransformerEncoder(nn.Module):
     """``x + MHA(LN(x))`` then ``x + FFN(LN(x))`` (pre-norm), as ``pre_norm_mha`` / ``pre_norm_ffn``."""

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
+import numpy as np
 import torch
 
 from data.datasets.coco import COCODetection
 from data.datasets.base import read_image
 from data.datasets.registry import DATASET_REGISTRY
 from data.transforms import Compose, PhotometricDistort, RandomHorizontalFlip, ToTensor
+from utils import logger
+from utils.errors import DataError
 
 
 @DATASET_REGISTRY.register("coco_mask_rcnn")
@@ -24,6 +27,39 @@ class COCOInstanceSegmentation(COCODetection):
     """
 
     variable_size_samples = True
+
+    def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
+        super().__init__(opts, is_training, is_evaluation)
+        self._clean_segmentations()
+
+    def _clean_segmentations(self) -> None:
+        """Check that every annotation has a segmentation, and drop the polygons of fewer than three
+        points (pycocotools reads a four-number polygon as a box), as mmdetection does; an object
+        left without a polygon gets an empty mask. The cleaned annotations also serve the mask AP."""
+        from pycocotools import mask as mask_utils
+
+        missing = [ann_id for ann_id, ann in self.coco.anns.items() if "segmentation" not in ann]
+        if missing:
+            raise DataError(f"{self.annotation_file}: {len(missing)} annotations have no segmentation (first: id "
+                            f"{missing[0]}); Mask R-CNN needs an instance mask for every object")
+        short = emptied = 0
+        for ann in self.coco.anns.values():
+            polygons = ann["segmentation"]
+            if not isinstance(polygons, list):
+                continue
+            kept = [p for p in polygons if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
+            short += len(polygons) - len(kept)
+            if not kept:
+                emptied += 1
+                info = self.coco.imgs[ann["image_id"]]
+                if "height" not in info or "width" not in info:
+                    raise DataError(f"{self.annotation_file}: image {ann['image_id']} states no height and width")
+                rle = mask_utils.encode(np.zeros((info["height"], info["width"]), np.uint8, order="F"))
+                kept = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+            ann["segmentation"] = kept
+        if short:
+            logger.warning(f"COCO {self.split}: {short} polygons with fewer than three points left out"
+                           + (f"; {emptied} objects have an empty mask" if emptied else ""))
 
     def training_transforms(self) -> Compose:
         chain: List[Any] = []

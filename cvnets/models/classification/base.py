@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from cvnets.layers import ConvLayer, GlobalPool, LinearLayer, initialize_weights
 from cvnets.models.features import FeatureInfo
 from cvnets.modules import InvertedResidual
+from utils.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,8 @@ class BaseEncoder(nn.Module):
         """``layer_2`` .. ``layer_5`` (strides 4 to 32 when no stage is dilated); the stem and
         ``layer_1`` belong to the first."""
         if self.dilation != 1:
-            raise ValueError("the feature stages of a dilated backbone have no stride-32 output; "
-                             "build it without an output stride")
+            raise ConfigError("the feature stages of a dilated backbone have no stride-32 output; "
+                              "build it without an output stride (model.<task>.output_stride)")
         return [FeatureInfo(self.model_conf_dict[f"layer{i}"]["out"], 2 ** i,
                             (("conv_1", "layer_1") if i == 2 else ()) + (f"layer_{i}",)) for i in range(2, 6)]
 

@@ -23,7 +23,7 @@ from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from cvnets.models.detection.detections import Detections
-from cvnets.models.features import FeatureInfo, freeze_stages, require_feature_stages
+from cvnets.models.features import FeatureInfo, freeze_stages, reject_output_stride, require_feature_stages
 from cvnets.models.registry import DET_MODEL_REGISTRY
 from utils.errors import ConfigError
 from utils.opts import add_options
@@ -74,6 +74,7 @@ class MaskRCNNDetector(MaskRCNN):
         n_classes = getattr(opts, "model.detection.n_classes")
         if not n_classes:
             raise ConfigError("model.detection.n_classes is not set (object classes + 1 for the background)")
+        reject_output_stride(opts, "detection", "mask_rcnn")
         stages = require_feature_stages(encoder, "mask_rcnn", "model.classification.name")
         encoder.to_feature_extractor()
         freeze_stages(encoder, stages, int(getattr(opts, f"{key}.frozen_stages")))
@@ -123,6 +124,16 @@ class MaskRCNNDetector(MaskRCNN):
         finally:
             for module in flags:
                 module.training = False
+
+    @torch.no_grad()
+    def resized_input_size(self, height: int, width: int) -> Tuple[int, int]:
+        """The size an input of ``height x width`` is resized to before the backbone (in eval mode)."""
+        training, self.transform.training = self.transform.training, False
+        try:
+            images, _ = self.transform([torch.zeros(3, height, width)])
+        finally:
+            self.transform.training = training
+        return tuple(images.image_sizes[0])
 
     @torch.no_grad()
     def predict(self, images: Images) -> List[Detections]:

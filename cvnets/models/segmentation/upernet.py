@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cvnets.layers import build_normalization
-from cvnets.models.features import require_feature_stages
+from cvnets.models.features import reject_output_stride, require_feature_stages
 from cvnets.models.registry import SEG_MODEL_REGISTRY
 from cvnets.modules.uper_head import FCNHead, UPerHead
 from utils.errors import ConfigError
@@ -40,6 +40,7 @@ class UperNet(nn.Module):
         n_classes = getattr(opts, f"{key}.n_classes")
         if not n_classes:
             raise ConfigError(f"{key}.n_classes is not set (150 for ADE20K)")
+        reject_output_stride(opts, "segmentation", "upernet")
         stages = require_feature_stages(encoder, "upernet", "model.classification.name")
         encoder.to_feature_extractor()
         sync = str(getattr(opts, "model.normalization.name")).lower() in ("sync_batch_norm", "sbn")

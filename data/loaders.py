@@ -72,14 +72,20 @@ def _loader(opts: Any, dataset: Any, sampler: BaseBatchSampler, persistent: bool
                       generator=torch.Generator())  # not the training process's generator
 
 
+def _describe(dataset: Any, sampler: BaseBatchSampler) -> str:
+    if getattr(dataset, "variable_size_samples", False):
+        return f"{dataset} in batches of {sampler.batch_size} (images at their own size; the model resizes them)"
+    return f"{dataset} with {sampler}"
+
+
 def create_train_val_loaders(opts: Any) -> Tuple[DataLoader, DataLoader, BaseBatchSampler]:
     train_set = build_dataset(opts, is_training=True)
     val_set = build_dataset(opts, is_training=False)
     train_sampler = build_sampler(opts, len(train_set), is_training=True)
     val_sampler = build_sampler(opts, len(val_set), is_training=False)
     persistent = bool(getattr(opts, "dataset.persistent_workers"))
-    logger.log(f"Training data: {train_set} with {train_sampler}")
-    logger.log(f"Validation data: {val_set} with {val_sampler}")
+    logger.log(f"Training data: {_describe(train_set, train_sampler)}")
+    logger.log(f"Validation data: {_describe(val_set, val_sampler)}")
     return (_loader(opts, train_set, train_sampler, persistent), _loader(opts, val_set, val_sampler, persistent),
             train_sampler)
 
@@ -100,5 +106,5 @@ def create_eval_loader(opts: Any) -> DataLoader:
     opts = eval_opts(opts)
     dataset = build_dataset(opts, is_training=False, is_evaluation=True)
     sampler = build_sampler(opts, len(dataset), is_training=False)
-    logger.log(f"Evaluation data: {dataset} with {sampler}")
+    logger.log(f"Evaluation data: {_describe(dataset, sampler)}")
     return _loader(opts, dataset, sampler, persistent=False)

@@ -136,14 +136,13 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         where += " resized by the model to {}x{}".format(*result["resized_input_size"])
     print(format_profile(profile, f"{name} at {where} (MACs counted as {convention} does)"))
     warmup, repeats = int(getattr(opts, "benchmark.warmup")), int(getattr(opts, "benchmark.repeats"))
-    # a random picture in the model's input convention (channel order, normalisation)
-    picture = torch.randint(0, 256, (h, w, 3), dtype=torch.uint8).numpy()
-    x = image_to_tensor(picture, opts).expand(int(getattr(opts, "benchmark.batch_size")), 3, h, w).contiguous()
-
-    def forward() -> None:
-        with torch.no_grad():
-            model(x)
-
+    if repeats < 1 or warmup < 0:
+        raise ConfigError(f"benchmark.repeats must be at least 1 and benchmark.warmup at least 0, "
+                          f"got {repeats} and {warmup}")
+    combined = getattr(opts, "benchmark.compare") or getattr(opts, "benchmark.train")
+    if getattr(opts, "benchmark.compare_fuse") and combined:
+        raise ConfigError("benchmark.compare_fuse times one model folded and unfolded for inference; it cannot be "
+                          "combined with benchmark.compare or benchmark.train")
     timed = any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
                  getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
                  getattr(opts, "benchmark.backend") != "eager"))
@@ -159,15 +158,20 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         result["parc_crossover_ms"] = {str(k): {n: round(v, 4) for n, v in row.items()} for k, row in table.items()}
         result["threads"] = torch.get_num_threads()
     if getattr(opts, "benchmark.compare_parc"):
+        # a random picture in the model's input convention (channel order, normalisation)
+        picture = torch.randint(0, 256, (h, w, 3), dtype=torch.uint8).numpy()
+        x = image_to_tensor(picture, opts).expand(int(getattr(opts, "benchmark.batch_size")), 3, h, w).contiguous()
+
+        def forward() -> None:
+            with torch.no_grad():
+                model(x)
+
         impls = [impl for impl in parc.IMPLEMENTATIONS if impl != "auto"]
         times: Dict[str, List[float]] = {impl: [] for impl in impls}
         for _ in range(max(1, repeats // 5)):  # alternate, so all see the same machine state
             for impl in impls:
-                previous = parc.set_implementation(impl)
-                try:
+                with parc.using_implementation(impl):
                     times[impl].append(median_ms(forward, 2, 5))
-                finally:
-                    parc.set_implementation(previous)
         medians = {impl: statistics.median(t) for impl, t in times.items()}
         for impl, ms in medians.items():
             print(f"ParC implementation {impl}: {ms:.3f} ms")

@@ -63,9 +63,15 @@ def _wants_cuda(opts: Any) -> bool:
 def _endpoint(opts: Any) -> str:
     url = getattr(opts, "ddp.dist_url")
     parsed = urlparse(url if "://" in url else f"tcp://{url}")
+    try:
+        port = parsed.port  # a ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        port = None
+        parsed = parsed._replace(scheme="")
     if parsed.scheme != "tcp" or not parsed.hostname:
         raise ConfigError(f"ddp.dist_url must look like tcp://HOST:PORT, got {url!r}")
-    return f"{parsed.hostname}:{parsed.port or int(getattr(opts, 'ddp.dist_port'))}"
+    host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
+    return f"{host}:{port or int(getattr(opts, 'ddp.dist_port'))}"
 
 
 def launch_plan(opts: Any, argv: Sequence[str]) -> LaunchPlan:

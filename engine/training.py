@@ -139,12 +139,12 @@ def train(opts: Any) -> Path:
         criterion = build_loss(opts).to(runtime.device)
         optimizer = build_optimizer(model, opts)
         scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp_dtype == torch.float16)
-        state = ResumeState()
-        if checkpoint is not None:
+        state, resumed = ResumeState(), checkpoint is not None
+        if resumed:
             state = restore(checkpoint, resume, runtime, model, optimizer, scaler, ema, criterion)
+            del checkpoint  # its states are in the model, optimizer and EMA now: no second copy for the run
         if runtime.is_main:
-            _save_run_description(opts, exp_dir, train_loader.dataset,
-                                  state.start_epoch if checkpoint is not None else -1)
+            _save_run_description(opts, exp_dir, train_loader.dataset, state.start_epoch if resumed else -1)
         if runtime.distributed:
             device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(

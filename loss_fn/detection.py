@@ -11,6 +11,7 @@ from torch import Tensor
 
 from loss_fn.base import LOSS_REGISTRY, BaseCriterion
 from utils import logger
+from utils.errors import ConfigError
 from utils.opts import add_options
 from utils.registry import Registry
 
@@ -23,7 +24,11 @@ class DetectionLoss(BaseCriterion):
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        self.loss = DETECTION_LOSS_REGISTRY.get(getattr(opts, "loss.detection.name"))(opts)
+        name, model = getattr(opts, "loss.detection.name"), getattr(opts, "model.detection.name")
+        if (name == "mask_rcnn_loss") != (model == "mask_rcnn"):  # Mask R-CNN computes its own losses
+            wanted = "mask_rcnn_loss" if model == "mask_rcnn" else "a loss other than mask_rcnn_loss"
+            raise ConfigError(f"loss.detection.name {name} does not fit model.detection.name {model}: use {wanted}")
+        self.loss = DETECTION_LOSS_REGISTRY.get(name)(opts)
 
     def forward(self, prediction: Any, target: Any) -> Tensor:
         return self.loss(prediction, target)

@@ -7,7 +7,6 @@ from torch import Tensor
 
 from loss_fn.base import BaseCriterion
 from loss_fn.detection import DETECTION_LOSS_REGISTRY
-from utils.errors import ConfigError
 
 
 @DETECTION_LOSS_REGISTRY.register("mask_rcnn_loss")
@@ -21,7 +20,4 @@ class ModelLossSum(BaseCriterion):
         super().__init__()
 
     def forward(self, prediction: Dict[str, Tensor], target: Any) -> Tensor:
-        if not isinstance(prediction, dict) or not prediction:
-            raise ConfigError(f"loss.detection.name mask_rcnn_loss needs a model that returns its losses "
-                              f"(model.detection.name: mask_rcnn), got {type(prediction).__name__}")
         return sum(value.float() for value in prediction.values())

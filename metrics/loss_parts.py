@@ -8,12 +8,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from metrics.base import METRIC_REGISTRY, Metric
+from metrics.base import METRIC_REGISTRY, LossMetric
 
 MASK_RCNN_LOSS_PARTS = ("loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask")
 
 
-class LossPart(Metric):
+class LossPart(LossMetric):
     """The mean of one entry of the model's loss dict (NaN when the model returned none)."""
 
     part = ""
@@ -21,9 +21,6 @@ class LossPart(Metric):
     def update(self, prediction: Any, target: Any, loss: Tensor, batch_size: int) -> None:
         if isinstance(prediction, dict) and self.part in prediction:
             self.add(torch.tensor([float(prediction[self.part]) * batch_size, batch_size]))
-
-    def value(self) -> float:
-        return float(self.state[0] / self.state[1]) if self.state[1] else float("nan")
 
 
 for _part in MASK_RCNN_LOSS_PARTS:

@@ -56,6 +56,8 @@ def read_checkpoint(path: os.PathLike, what: str = "checkpoint", weights_only: b
     try:
         return torch.load(resolved, map_location="cpu", weights_only=weights_only)
     except Exception as exc:  # torch raises many kinds for truncated, foreign or unsafe files
+        if isinstance(exc, OSError):
+            raise CheckpointError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
         if not _looks_like_torch_file(resolved):
             raise CheckpointError(f"cannot read {what} {path}: not a complete PyTorch checkpoint (a truncated "
                                   f"file, or another kind of file)") from None

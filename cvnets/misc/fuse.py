@@ -153,12 +153,14 @@ def _fold(module: nn.Module) -> None:
 def prepare_plans(model: nn.Module, input_size: Sequence[int]) -> None:
     """Make the folded ParC modules' plans for an ``N x 3 x H x W`` input now (one forward pass of
     a zero image), so that compiled and exported graphs hold them as constants."""
-    sizes: Dict[PlannedModule, Tuple[int, int]] = {}
+    prepared = set()
 
-    def record(module: nn.Module, args: Tuple) -> None:
-        sizes.setdefault(module, tuple(args[0].shape[-2:]))
+    def prepare(module: nn.Module, args: Tuple) -> None:  # before its forward, which then uses the plan
+        if module not in prepared:
+            prepared.add(module)
+            module.prepare(*args[0].shape[-2:])
 
-    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, PlannedModule)]
+    hooks = [m.register_forward_pre_hook(prepare) for m in model.modules() if isinstance(m, PlannedModule)]
     h, w = input_size[-2], input_size[-1]
     try:
         with torch.no_grad():
@@ -166,8 +168,6 @@ def prepare_plans(model: nn.Module, input_size: Sequence[int]) -> None:
     finally:
         for hook in hooks:
             hook.remove()
-    for module, (fh, fw) in sizes.items():
-        module.prepare(fh, fw)
 
 
 def fuse_for_inference(model: nn.Module, input_size: Optional[Sequence[int]] = None, inplace: bool = False,

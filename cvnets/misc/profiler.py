@@ -10,17 +10,16 @@ inside it (the ParC blocks and the attention layer do, to follow the reference's
 
 ``fvcore`` (fvcore's FlopCountAnalysis, for the ParC ConvNets): convolutions and linear layers
 without their biases, batch norm (eval) 2 per element, layer and group norm 5 per element,
-adaptive average pooling 1 per input element. A module counts itself here only when its
-``profile_macs`` takes ``with_bias`` (the ParC convolutions); a module that computes products
-with functions rather than sub-modules (the ParC block's depth-wise ParC products, attention's
-two matrix products) adds them with ``functional_macs(inputs, output)``, its sub-modules counted
-as usual.
+adaptive average pooling 1 per input element. A module counts itself here only when it sets
+``profile_macs_without_bias`` (its ``profile_macs`` takes ``with_bias``: the ParC convolutions);
+a module that computes products with functions rather than sub-modules (the ParC block's
+depth-wise ParC products, attention's two matrix products) adds them with
+``functional_macs(inputs, output)``, its sub-modules counted as usual.
 
 MACs are counted on one forward pass of one image.
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -63,10 +62,9 @@ def _default_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> floa
 
 def _counts_itself(module: nn.Module, convention: str) -> bool:
     """Whether ``module`` counts itself and everything inside it under ``convention``."""
-    count = getattr(module, "profile_macs", None)
-    if count is None:
+    if not hasattr(module, "profile_macs"):
         return False
-    return convention != "fvcore" or "with_bias" in inspect.signature(count).parameters
+    return convention != "fvcore" or getattr(module, "profile_macs_without_bias", False)
 
 
 def _fvcore_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> float:

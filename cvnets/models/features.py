@@ -51,12 +51,12 @@ def reject_output_stride(opts: Any, task: str, model: str) -> None:
                           f"stages at strides 4 to 32: leave it unset")
 
 
-def freeze_stages(backbone: nn.Module, stages: List[FeatureInfo], count: int) -> None:
+def freeze_stages(backbone: nn.Module, stages: List[FeatureInfo], count: int, option: str) -> None:
     """Stop the parameters of the first ``count`` stages (the stem included) from learning, as
     mmdetection's ``frozen_stages`` and torchvision's ``trainable_backbone_layers`` do; their
     normalization statistics are frozen separately (``freeze_batch_norm``)."""
     if not 0 <= count <= len(stages):
-        raise ConfigError(f"frozen stages must be between 0 and {len(stages)}, got {count}")
+        raise ConfigError(f"{option} must be between 0 and {len(stages)}, got {count}")
     for stage in stages[:count]:
         for name in stage.modules:
             for param in backbone.get_submodule(name).parameters():

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cvnets.modules.instance_cache import InstanceCache, is_tracing
+from utils.errors import ConfigError
 
 INSTANCE_KERNEL_METHODS = ("crop", "interpolation_bilinear")
 AXES = {"H": 2, "W": 3}
@@ -171,6 +172,20 @@ def circular_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], axis: int, 
     return F.conv2d(wrapped, weight, bias, groups=groups)
 
 
+class KernelSizeError(ConfigError, ValueError):
+    """A ParC convolution met a feature map its fixed kernels were not made for."""
+
+
+def check_kernel_size(op: nn.Module, size: int) -> None:
+    """A ConfigError when ParC convolution ``op``, whose kernels are not resized, meets a feature map
+    of another length than its global kernel."""
+    if op.resize == "none" and size != op.global_kernel_size:
+        raise KernelSizeError(
+            f"ParCConv ({op.direction}) has a global kernel of {op.global_kernel_size} but the feature map "
+            f"has {size}: run at the resolution the kernels were made for (224 for the ParC ConvNets) or "
+            f"resize them (model.classification.parc.instance_kernel: interpolation_bilinear)")
+
+
 class ParCConv(nn.Module):
     """A stand-alone ParC convolution along ``direction`` ("H" or "W") with a fixed global kernel.
 
@@ -199,12 +214,7 @@ class ParCConv(nn.Module):
         self._cache = InstanceCache()
 
     def _instances(self, size: int, implementation: str) -> Tuple[Tensor, Optional[Tensor]]:
-        method = "interpolation_bilinear" if self.resize != "none" else "fixed"
-        if method == "fixed" and size != self.global_kernel_size:
-            raise ValueError(
-                f"ParCConv ({self.direction}) has a global kernel of {self.global_kernel_size} but the feature map "
-                f"has {size}: run at the resolution the kernels were made for (224 for the ParC ConvNets) or "
-                f"resize them (model.classification.parc.instance_kernel: interpolation_bilinear)")
+        check_kernel_size(self, size)
         weight = instance_tensor(self.gcc_conv.weight, size, self.axis, "interpolation_bilinear")
         pe = instance_tensor(self.pe, size, self.axis, "interpolation_bilinear") if self.use_pe else None
         if self.groups == self.channels:
@@ -222,6 +232,8 @@ class ParCConv(nn.Module):
         if self.groups == self.channels:
             return parc_depthwise(x, weight, implementation, self.gcc_conv.bias, self.axis)
         return circular_conv(x, weight, self.gcc_conv.bias, self.axis, self.groups)
+
+    profile_macs_without_bias = True  # fvcore's convention: the profiler passes with_bias=False
 
     def profile_macs(self, inputs: Sequence[Tensor], output: Tensor, with_bias: bool = True) -> float:
         n, c, h, w = inputs[0].shape

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from cvnets.modules.instance_cache import InstanceCache
-from cvnets.modules.parc import (ParCConv, circular_conv, circulant, implementation_for, instance_tensor,
-                                 parc_depthwise, prepare_kernel)
+from cvnets.modules.parc import (ParCConv, check_kernel_size, circular_conv, circulant, implementation_for,
+                                 instance_tensor, parc_depthwise, prepare_kernel)
 from cvnets.modules.parc_block import ParCBlock, _shuffle_halves
 
 Plan = Tuple[Tuple[str, ...], List[Tensor]]
@@ -175,11 +175,7 @@ class FusedParCConv(PlannedModule):
 
     def _make_plan(self, h: int, w: int, impls: Tuple[str, ...]) -> List[Tensor]:
         size = h if self.axis == 2 else w
-        if self.resize == "none" and size != self.global_kernel_size:
-            raise ValueError(
-                f"ParCConv ({self.direction}) has a global kernel of {self.global_kernel_size} but the feature map "
-                f"has {size}: run at the resolution the kernels were made for (224 for the ParC ConvNets) or "
-                f"resize them (model.classification.parc.instance_kernel: interpolation_bilinear)")
+        check_kernel_size(self, size)
         weight = instance_tensor(self.weight, size, self.axis, "interpolation_bilinear")
         if self.use_pe:
             pe = instance_tensor(self.pe, size, self.axis, "interpolation_bilinear")

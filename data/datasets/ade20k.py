@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from data.datasets.base import read_mask
 from data.datasets.pascal import PascalVOCDataset
 from data.datasets.registry import DATASET_REGISTRY
 from utils.errors import DataError
+from utils.io import image_files
 
 IGNORE = 255
 
@@ -43,13 +43,11 @@ class ADE20KDataset(PascalVOCDataset):
                 raise DataError(f"{self.root_option}: {folder} not found (expected the ADEChallengeData2016 layout: "
                                 f"images/{split} and annotations/{split})")
         pairs = []
-        for image in sorted(p for p in images.iterdir() if p.suffix.lower() in IMG_EXTENSIONS):
+        for image in image_files(images, self.root_option):
             label = annotations / f"{image.stem}.png"
             if not label.is_file():
                 raise DataError(f"{self.root_option}: {image.name} has no annotation {label}")
             pairs.append((image, label))
-        if not pairs:
-            raise DataError(f"{self.root_option}: no images in {images}")
         return pairs
 
     def read_label(self, path: Path) -> np.ndarray:

@@ -26,17 +26,21 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
     ``[x1, y1, x2, y2, ...]``, merged), uncompressed RLE (``counts`` a list) or compressed RLE."""
     from pycocotools import mask as mask_utils
 
-    if isinstance(segmentation, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
-        rle = segmentation
-    else:
+    is_rle = isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation
+    if not (isinstance(segmentation, list) or is_rle):
         raise DataError(f"not a COCO segmentation (polygons or RLE): {str(segmentation)[:60]}")
+    try:  # pycocotools raises ValueError, TypeError or a bare Exception for malformed input
+        if isinstance(segmentation, list):
+            rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+        else:
+            rle = mask_utils.frPyObjects(segmentation, height, width) if isinstance(segmentation["counts"], list) \
+                else segmentation
+        mask = mask_utils.decode(rle)
+    except Exception as exc:
+        raise DataError(f"a malformed segmentation ({exc}): {str(segmentation)[:60]}") from None
     if list(rle["size"]) != [height, width]:
         raise DataError(f"a segmentation of size {list(rle['size'])} on an image of size {[height, width]}")
-    return mask_utils.decode(rle)
+    return mask
 
 
 def load_coco(annotation_file: Path) -> Any:

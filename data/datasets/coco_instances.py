@@ -69,6 +69,11 @@ class COCOInstanceSegmentation(COCODetection):
             chain.append(RandomHorizontalFlip(self.opts))
         return Compose(chain + [ToTensor(self.opts)])
 
+    def evaluation_transforms(self, size: Tuple[int, int]) -> Compose:
+        """The image at its own size, whatever ``evaluation.detection.resize_input_images`` says:
+        the detector resizes it (``model.detection.mask_rcnn.min_size`` / ``max_size``)."""
+        return Compose([ToTensor(self.opts)])
+
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         if self.is_evaluation:
             return self.get_evaluation_sample(index, size)

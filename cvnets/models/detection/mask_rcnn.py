@@ -77,7 +77,7 @@ class MaskRCNNDetector(MaskRCNN):
         reject_output_stride(opts, "detection", "mask_rcnn")
         stages = require_feature_stages(encoder, "mask_rcnn", "model.classification.name")
         encoder.to_feature_extractor()
-        freeze_stages(encoder, stages, int(getattr(opts, f"{key}.frozen_stages")))
+        freeze_stages(encoder, stages, int(getattr(opts, f"{key}.frozen_stages")), f"{key}.frozen_stages")
         channels = int(getattr(opts, f"{key}.fpn_channels"))
         sizes = [int(s) for s in getattr(opts, f"{key}.anchor_sizes")]
         if len(sizes) != len(stages) + 1:

@@ -43,11 +43,11 @@ class UperNet(nn.Module):
         reject_output_stride(opts, "segmentation", "upernet")
         stages = require_feature_stages(encoder, "upernet", "model.classification.name")
         encoder.to_feature_extractor()
-        sync = str(getattr(opts, "model.normalization.name")).lower() in ("sync_batch_norm", "sbn")
-        self.backbone = nn.SyncBatchNorm.convert_sync_batchnorm(encoder) if sync else encoder
-
         def norm_layer(channels: int) -> nn.Module:
             return build_normalization(opts, channels)
+
+        sync = isinstance(norm_layer(1), nn.SyncBatchNorm)
+        self.backbone = nn.SyncBatchNorm.convert_sync_batchnorm(encoder) if sync else encoder
 
         dropout = float(getattr(opts, f"{key}.classifier_dropout"))
         self.decode_head = UPerHead([s.channels for s in stages], int(getattr(opts, f"{key}.upernet.channels")),

@@ -23,7 +23,8 @@ import torch
 from engine.preemption import signal_name
 from utils import logger
 from utils.distributed import launched_by_torch
-from utils.errors import ConfigError, ParcError, TrainingError, TrainingInterrupted
+from utils.entry import run_entry
+from utils.errors import ConfigError, TrainingError
 
 # the agent forwards these to the workers, which save a resumable checkpoint on SIGTERM / SIGUSR1
 FORWARDED_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"
@@ -113,17 +114,8 @@ def worker(argv: List[str]) -> None:
     from engine.training import train
     from options import get_training_arguments
 
-    rank = int(os.environ.get("RANK", "0"))
-    try:
-        train(get_training_arguments(argv))
-    except TrainingInterrupted as exc:
-        if rank == 0:
-            print(str(exc), file=sys.stderr, flush=True)
-        sys.exit(exc.exit_code)
-    except ParcError as exc:
-        if rank == 0:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    quiet = int(os.environ.get("RANK", "0")) != 0  # rank 0 speaks for the run
+    sys.exit(run_entry(lambda: train(get_training_arguments(argv)), quiet=quiet))
 
 
 def _quiet_elastic_logs() -> None:

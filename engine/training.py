@@ -122,7 +122,7 @@ def _batch_mixing(opts: Any) -> Optional[Any]:
 
 def train(opts: Any) -> Path:
     """Train as ``opts`` describe; returns the experiment folder."""
-    runtime = setup_runtime(opts)
+    runtime = setup_runtime(opts, autotune=True)
     try:
         exp_dir = experiment_dir(opts)
         resume = resume_path(opts, exp_dir)

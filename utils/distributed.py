@@ -71,9 +71,9 @@ def launched_by_torch() -> bool:
     return all(key in os.environ for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "LOCAL_RANK"))
 
 
-def _set_deterministic(opts: Any) -> None:
+def _set_deterministic(opts: Any, autotune: bool) -> None:
     if not getattr(opts, "common.deterministic"):
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = autotune
         return
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS reductions
     torch.backends.cudnn.benchmark = False
@@ -81,10 +81,11 @@ def _set_deterministic(opts: Any) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def setup_runtime(opts: Any) -> Runtime:
+def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     """Join the process group when launched by torchrun or the elastic launcher (and
     ``ddp.enable``), pick the device, seed the random generators, set determinism and choose the
-    mixed-precision dtype."""
+    mixed-precision dtype. ``autotune``: let cuDNN pick its algorithms per input shape (training,
+    whose shapes repeat; not evaluation of images at their own sizes), unless ``common.deterministic``."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -92,7 +93,7 @@ def setup_runtime(opts: Any) -> Runtime:
     if not use_ddp:
         world_size, rank, local_rank = 1, 0, 0
     device = _select_device(opts, local_rank)
-    _set_deterministic(opts)
+    _set_deterministic(opts, autotune)
     if use_ddp and not dist.is_initialized():
         backend = getattr(opts, "ddp.backend") or ("nccl" if device.type == "cuda" else "gloo")
         timeout = timedelta(seconds=float(getattr(opts, "ddp.timeout")))

@@ -8,16 +8,22 @@ from typing import Callable
 from utils.errors import ParcError, TrainingInterrupted
 
 
-def run_entry(main: Callable[[], None]) -> int:
+def run_entry(main: Callable[[], None], quiet: bool = False) -> int:
+    """Run ``main``; a :class:`ParcError` becomes one line on stderr (none when ``quiet``, e.g. on
+    the ranks of a distributed run other than 0) and an exit status."""
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
     try:
         main()
     except TrainingInterrupted as exc:
-        print(str(exc), file=sys.stderr)
+        say(str(exc))
         return exc.exit_code
     except ParcError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted")
         return 130
     return 0

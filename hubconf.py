@@ -1,9 +1,9 @@
-"""torch.hub entry points: one per named model, each building it as ``cvnets.create_model`` does.
+"""torch.hub entry points: one per named model, each building it as ``parcnet.create_model`` does.
 
     model = torch.hub.load("path/to/this/checkout", "parcnet_s", source="local",
                            pretrained="checkpoint_ema_avg.pt")
 
-Every entry takes the arguments of :func:`options.models.create_model` (``pretrained`` is the
+Every entry takes the arguments of :func:`parcnet.create_model` (``pretrained`` is the
 path of a local weights file: nothing is downloaded).
 """
 from typing import Any, Callable
@@ -11,7 +11,7 @@ from typing import Any, Callable
 dependencies = ["torch", "torchvision", "yaml", "cv2"]
 
 from cvnets.models.zoo import MODEL_ZOO as _MODEL_ZOO  # noqa: E402  (torch.hub reads `dependencies` first)
-from options.models import create_model as _create_model  # noqa: E402
+from parcnet import create_model as _create_model  # noqa: E402
 
 
 def _hub_entry(name: str) -> Callable[..., Any]:
@@ -23,7 +23,7 @@ def _hub_entry(name: str) -> Callable[..., Any]:
     build.__name__ = build.__qualname__ = name
     build.__doc__ = (f"{entry.title} ({entry.task}), built from config/{entry.config}.\n\n"
                      f"Args: pretrained (local weights file or None), num_classes, **options: "
-                     f"as for cvnets.create_model.")
+                     f"as for parcnet.create_model.")
     return build
 
 

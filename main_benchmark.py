@@ -119,7 +119,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         torch.set_num_threads(threads)
     if getattr(opts, "benchmark.plot"):
         from engine.benchmark_charts import benchmark_charts
-        from options.models import create_model
+        from parcnet import create_model
 
         benchmark_charts(opts, create_model)
         return

@@ -54,7 +54,7 @@ def interleaved_latency(models: Dict[str, Tuple[nn.Module, torch.Tensor]], warmu
 def measure_models(names: Sequence[str], build: Callable[[str], nn.Module], input_size: Any,
                    warmup: int, repeats: int) -> List[Dict[str, Any]]:
     """Parameters, MACs and CPU latency of each model at ``input_size`` ((h, w), or ``None`` for
-    its config's size); ``build(name)`` makes a model as :func:`cvnets.create_model` does."""
+    its config's size); ``build(name)`` makes a model as :func:`parcnet.create_model` does."""
     rows, inputs = [], {}
     for name in names:
         model = build(name).eval()

@@ -6,7 +6,8 @@ Components read options with ``getattr(opts, "dotted.key")`` (no fallback: the p
 declared key, and reading an undeclared one raises an error naming it and its reader).
 """
 from options.common import arguments_common, arguments_ddp, arguments_evaluation, arguments_inference
-from options.parser import OptionParser, build_parser, get_eval_arguments, get_training_arguments, parse_options
+from options.parser import (OptionParser, build_parser, get_eval_arguments, get_training_arguments, parse_options,
+                            training_parser)
 
 __all__ = ["OptionParser", "arguments_common", "arguments_ddp", "arguments_evaluation", "arguments_inference",
-           "build_parser", "get_eval_arguments", "get_training_arguments", "parse_options"]
+           "build_parser", "get_eval_arguments", "get_training_arguments", "parse_options", "training_parser"]

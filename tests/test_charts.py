@@ -4,7 +4,7 @@ import json
 import cv2
 import pytest
 
-import cvnets
+import parcnet
 import main_benchmark
 from conftest import training_opts
 from engine.training import train
@@ -46,7 +46,7 @@ def test_benchmark_plot_draws_published_results_against_measured_costs(tmp_path,
     measured = json.loads((tmp_path / "benchmark.json").read_text())["models"]
     assert [m["model"] for m in measured] == ["mobilevit_xs", "parcnet_xs", "mobilenetv2"]
     for row in measured:
-        assert row["params"] == sum(p.numel() for p in cvnets.create_model(row["model"]).parameters())
+        assert row["params"] == sum(p.numel() for p in parcnet.create_model(row["model"]).parameters())
         assert row["input_size"] == [64, 64] and row["macs"] > 0 and row["latency_ms"] > 0
     assert measured[0]["published_value"] == 74.8 and "MobileViT" in measured[0]["published_source"]
     assert "published_value" not in measured[1]  # no published result for ParC-Net-XS

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-import cvnets
+import parcnet
 import eval_cls
 from conftest import training_opts
 from data.class_names import (COCO_CLASSES, classification_class_names, detection_class_names, imagenet_class_names,
@@ -58,7 +58,7 @@ def imagenet_sized_classifier(tmp_path_factory):
     root = tmp_path_factory.mktemp("names")
     data = write_small_digits(root / "data", per_class_train=0, per_class_val=1)
     torch.manual_seed(0)
-    model = cvnets.create_model(DEMO_CONFIG, num_classes=1000)
+    model = parcnet.create_model(DEMO_CONFIG, num_classes=1000)
     atomic_save(model.state_dict(), root / "weights.pt")
     return root, data
 
@@ -72,9 +72,9 @@ def test_eval_cls_image_modes_print_imagenet_names(imagenet_sized_classifier, mo
                    "--model.classification.pretrained", str(root / "weights.pt"), "--dataset.root-val", str(root),
                    "--common.results-loc", str(root / "results"), "--common.run-label", mode,
                    "--evaluation.classification.mode", mode, "--evaluation.classification.path", str(path)])
-    model = cvnets.create_model(DEMO_CONFIG, pretrained=root / "weights.pt", num_classes=1000)
+    model = parcnet.create_model(DEMO_CONFIG, pretrained=root / "weights.pt", num_classes=1000)
     with torch.no_grad():
-        probs, indices = model(cvnets.load_image(image, model)).softmax(1)[0].topk(5)
+        probs, indices = model(parcnet.load_image(image, model)).softmax(1)[0].topk(5)
     names = imagenet_class_names()
     expected = f"{image}: " + ", ".join(f"{names[int(i)]} ({float(p):.3f})" for p, i in zip(probs, indices))
     assert expected in capsys.readouterr().out.splitlines()

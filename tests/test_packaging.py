@@ -65,7 +65,7 @@ def test_editable_install_in_a_fresh_environment(tmp_path):
     help_text = subprocess.run([str(bindir / "parcnet-train"), "--help"], cwd=tmp_path, env=environment,
                                capture_output=True, text=True, timeout=120, check=True).stdout
     assert "--common.config-file" in help_text and "--model.classification.name" in help_text
-    built = subprocess.run([str(python), "-c", "import cvnets; m = cvnets.create_model('parcnet_xs'); "
+    built = subprocess.run([str(python), "-c", "import parcnet; m = parcnet.create_model('parcnet_xs'); "
                             "print(sum(p.numel() for p in m.parameters()))"],
                            cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=True)
     assert built.stdout.split()[-1] == "2185384"
@@ -90,7 +90,7 @@ def test_an_installed_copy_finds_its_configs(tmp_path):
     assert (tmp_path / "site" / "config" / "classification" / "edgeformer" / "edgeformer_s.yaml").is_file()
     shutil.rmtree(source)
     environment = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
-    code = ("import cvnets, utils.config_file as c; m = cvnets.create_model('mobilevit_xs'); "
+    code = ("import parcnet, utils.config_file as c; m = parcnet.create_model('mobilevit_xs'); "
             "print(c.CONFIG_DIR, sum(p.numel() for p in m.parameters()))")
     built = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True,
                            text=True, timeout=120, check=True)

@@ -1,6 +1,6 @@
 """The named models of the project: each name stands for one YAML config under ``config/``.
 
-This table is what :func:`cvnets.list_models`, :func:`cvnets.create_model` and ``hubconf.py`` offer;
+This table is what :func:`parcnet.list_models`, :func:`parcnet.create_model` and ``hubconf.py`` offer;
 the model itself is always built from its config by the registries (``cvnets.get_model``).
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ MODEL_ZOO: Dict[str, ZooEntry] = {
 
 
 def list_models(task: Optional[str] = None) -> List[str]:
-    """Names accepted by :func:`cvnets.create_model` and ``torch.hub.load``.
+    """Names accepted by :func:`parcnet.create_model` and ``torch.hub.load``.
 
     Args:
         task: ``classification``, ``detection`` or ``segmentation`` to list only that task's models.

@@ -1,9 +1,8 @@
-"""The Python API: build a named model (or any YAML config) without writing a command line.
+"""Building a named model (or any YAML config) without writing a command line.
 
 :func:`create_model` goes the way of the command-line tools: the config is parsed by the same
 parser (defaults < YAML < the given options), and :func:`cvnets.get_model` builds the model from
-the registries. It lives here, above ``cvnets``, because only this package assembles the parser;
-``cvnets.create_model`` and ``hubconf.py`` hand over to it.
+the registries. This package sits above ``options`` (which assembles the parser) and ``cvnets``.
 """
 from __future__ import annotations
 
@@ -11,13 +10,13 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-import torch
 from torch import nn
 
 from cvnets import get_model
 from cvnets.models.zoo import zoo_entry
-from options.parser import parse_options, training_parser
+from options import parse_options, training_parser
 from options.values import convert_yaml_value, declared_actions
+from utils.distributed import revert_sync_batchnorm
 from utils.errors import ConfigError
 from utils.opts import Options
 
@@ -88,32 +87,7 @@ def create_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None
         normalization in place of synchronised batch normalization, and the options it was built
         from in ``model.opts``.
     """
-    from utils.distributed import revert_sync_batchnorm
-
     opts = model_options(name, pretrained, num_classes, **options)
     model = revert_sync_batchnorm(get_model(opts)).eval()
     model.opts = opts
     return model
-
-
-def load_image(path: Union[str, os.PathLike], model: nn.Module) -> torch.Tensor:
-    """An image file as a ``1 x 3 x H x W`` input of a classification model from
-    :func:`create_model`, prepared as ``eval_cls.py``'s image modes prepare it.
-
-    Args:
-        path: image file (read with OpenCV).
-        model: a model returned by :func:`create_model` (its ``opts`` give the input size).
-
-    Returns:
-        The input tensor, a batch of one.
-    """
-    from data.datasets import read_image
-    from data.transforms.presets import classification_eval_transform
-    from data.loaders import eval_opts
-
-    opts = getattr(model, "opts", None)
-    if opts is None:
-        raise ConfigError("load_image needs a model made by create_model (it reads the input size from model.opts)")
-    sized = eval_opts(opts)
-    side = min(int(getattr(sized, "sampler.bs.crop_size_height")), int(getattr(sized, "sampler.bs.crop_size_width")))
-    return classification_eval_transform(opts, side)({"image": read_image(path)})["image"].unsqueeze(0)

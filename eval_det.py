@@ -83,6 +83,7 @@ def detect(model: nn.Module, images: torch.Tensor, runtime: Any,
 def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
     import cv2
 
+    from data.datasets import read_image
     from data.loaders import create_eval_loader
     from engine.evaluation import evaluate
     from metrics.coco_map import coco_ap, coco_mask_results, coco_results
@@ -108,7 +109,7 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
                 mask_results.extend(coco_mask_results(image_id, masks, labels, scores, dataset.label_to_coco))
             if overlays:
                 path = dataset.image_dir / batch["file_name"][i]
-                picture = draw_detections(cv2.imread(str(path)), boxes, labels, scores, dataset.class_names, masks)
+                picture = draw_detections(read_image(path), boxes, labels, scores, dataset.class_names, masks)
                 (out_dir / "validation_overlays").mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(out_dir / "validation_overlays" / f"{Path(path).stem}.jpg"), picture)
 

@@ -69,7 +69,7 @@ class MaskWriter:
         self.weight = float(getattr(opts, f"{key}.overlay_mask_weight"))
         self.out_dir = out_dir
         self.bgr = np.array(color_palette(max(n_classes, 256)), dtype=np.uint8)
-        self.names = segmentation_class_names(n_classes)
+        self.names = segmentation_class_names(opts, n_classes)
 
     def name(self, label: int) -> str:
         name = self.names[label] if label < len(self.names) else str(label)
@@ -103,8 +103,7 @@ def output_multiple(opts: Any) -> int:
 
 
 def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
-    import cv2
-
+    from data.datasets import read_image
     from data.loaders import create_eval_loader
     from engine.evaluation import evaluate
     from metrics.confusion import confusion_matrix, segmentation_scores
@@ -122,7 +121,7 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
         matrix += confusion_matrix(prediction, batch["label"][0], n_classes)
         images += 1
         if writer.save_masks or writer.color or writer.overlay:
-            original = cv2.imread(batch["image_path"][0]) if writer.overlay else None
+            original = read_image(batch["image_path"][0]) if writer.overlay else None
             writer(prediction.numpy(), batch["file_name"][0], original)
 
     multiple = output_multiple(opts)

@@ -1,12 +1,15 @@
-"""Readable class names for predictions: the folder names of a classification dataset, ImageNet's
-names (torchvision's list, shipped with its weight metadata and read offline), COCO's and PASCAL VOC's."""
+"""Readable class names for predictions, from what is known: the training classes (what the
+dataset finds at ``dataset.root_train``, else the ``classes.json`` beside the weights), else the
+evaluated split's own classes or those the configured dataset defines. Where nothing is known, the
+names of ImageNet-1k (1000 classes) and COCO (81 labels) are a guess from the class count, said so
+in the log; otherwise the labels are shown as indices."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 from typing import Any, List, Optional
 
-from data.datasets.pascal import VOC_CLASSES
+from utils import logger
 
 IMAGENET_CLASS_COUNT = 1000
 _WORDNET_ID = re.compile(r"n\d{8}$")
@@ -31,17 +34,19 @@ def imagenet_class_names() -> List[str]:
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def folder_class_names(root: str) -> Optional[List[str]]:
-    """The class folder names of an ImageNet-style dataset at ``root`` (sorted, as the dataset
-    numbers them), or ``None`` when ``root`` is not such a folder."""
-    from torchvision.datasets.folder import find_classes
+def _training_names(opts: Any, n_classes: int) -> Optional[List[str]]:
+    """The training classes (:func:`data.datasets.labels.training_classes`) of the configured
+    dataset, when they are ``n_classes``."""
+    from data.datasets import DATASET_REGISTRY
+    from data.datasets.labels import training_classes
 
-    if not root or not Path(root).is_dir():
-        return None
-    try:
-        names, _ = find_classes(str(root))
-    except FileNotFoundError:
-        return None
+    found = training_classes(opts, DATASET_REGISTRY.get(getattr(opts, "dataset.name")))
+    return found[0] if found and len(found[0]) == n_classes else None
+
+
+def _guess(names: List[str], what: str, task: str, n_classes: int) -> List[str]:
+    logger.warning(f"class names: none known for the {n_classes} outputs (no training set at dataset.root_train, "
+                   f"no classes.json beside model.{task}.pretrained); guessing {what}'s names from the class count")
     return names
 
 
@@ -50,34 +55,53 @@ def indices(n_classes: int) -> List[str]:
 
 
 def classification_class_names(opts: Any, n_classes: int) -> List[str]:
-    """Names for a classifier's ``n_classes`` outputs: the training classes (the folders of
-    ``dataset.root_train``, else the ``classes.json`` a training run saved beside the weights), else
-    the class folders of ``dataset.root_val``, when they are as many, unless they are ImageNet's
-    WordNet IDs; ImageNet's names for 1000 classes; the indices otherwise."""
-    from data.datasets.imagenet import training_classes
+    """Names for a classifier's ``n_classes`` outputs: the training classes, else the class
+    folders of ``dataset.root_val`` when they are as many; ImageNet's names for 1000 folders
+    named by WordNet ID, and (a guess, logged) for 1000 classes without names; the indices otherwise."""
+    from data.datasets.listing import class_folders
+    from utils.errors import DataError
 
-    names = training_classes(opts) or folder_class_names(getattr(opts, "dataset.root_val"))
+    names = _training_names(opts, n_classes)
+    root = getattr(opts, "dataset.root_val")
+    if names is None and root and Path(root).is_dir():
+        try:
+            names = class_folders(Path(root), "dataset.root_val")
+        except DataError:
+            names = None
     if names and len(names) == n_classes:
-        if not (n_classes == IMAGENET_CLASS_COUNT and all(_WORDNET_ID.match(n) for n in names)):
-            return names
-    return imagenet_class_names() if n_classes == IMAGENET_CLASS_COUNT else indices(n_classes)
+        if n_classes == IMAGENET_CLASS_COUNT and all(_WORDNET_ID.match(n) for n in names):
+            return imagenet_class_names()
+        return names
+    if n_classes == IMAGENET_CLASS_COUNT:
+        return _guess(imagenet_class_names(), "ImageNet-1k", "classification", n_classes)
+    return indices(n_classes)
 
 
 def detection_class_names(opts: Any, n_classes: int) -> List[str]:
-    """Names for a detector's labels (0: background): the categories of the validation
-    annotations when they are as many, COCO's for 81 labels, the indices otherwise."""
-    from data.datasets.coco import load_coco
+    """Names for a detector's labels (0: background): the training classes, else the categories
+    of the validation annotations when they are as many; COCO's (a guess, logged) for 81 labels;
+    the indices otherwise."""
+    from data.datasets.coco_annotations import file_category_names
 
+    names = _training_names(opts, n_classes)
     root = getattr(opts, "dataset.root_val")
     annotations = Path(root or "") / "annotations" / "instances_val2017.json"
-    if root and annotations.is_file():
-        coco = load_coco(annotations)
-        names = ["background"] + [coco.cats[c]["name"] for c in sorted(coco.getCatIds())]
-        if len(names) == n_classes:
-            return names
-    return COCO_CLASSES if n_classes == len(COCO_CLASSES) else indices(n_classes)
+    if names is None and root and annotations.is_file():
+        names = ["background"] + file_category_names(annotations)
+    if names and len(names) == n_classes:
+        return names
+    if n_classes == len(COCO_CLASSES):
+        return _guess(COCO_CLASSES, "COCO", "detection", n_classes)
+    return indices(n_classes)
 
 
-def segmentation_class_names(n_classes: int) -> List[str]:
-    """PASCAL VOC's names for 21 classes (0: background), the indices otherwise."""
-    return list(VOC_CLASSES) if n_classes == len(VOC_CLASSES) else indices(n_classes)
+def segmentation_class_names(opts: Any, n_classes: int) -> List[str]:
+    """Names for a segmentation model's ``n_classes`` labels: the training classes, else those
+    the configured dataset defines (PASCAL VOC's 21 for ``dataset.name: pascal``); the indices otherwise."""
+    from data.datasets import DATASET_REGISTRY
+
+    names = _training_names(opts, n_classes)
+    if names is None:
+        root = Path(getattr(opts, "dataset.root_val") or ".").expanduser()
+        names = DATASET_REGISTRY.get(getattr(opts, "dataset.name")).classes_at(root, opts)
+    return list(names) if names and len(names) == n_classes else indices(n_classes)

@@ -4,12 +4,14 @@ from __future__ import annotations
 from typing import Any, Callable, List, Optional
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from engine.utils import detach_float, forward_model, to_device
 from metrics import Statistics
 from utils.distributed import Runtime
+from utils.errors import DataError
 
 
 @torch.no_grad()
@@ -22,6 +24,8 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
 
     ``criterion`` (when given, and the batches carry labels) gives the loss. ``on_batch(batch,
     prediction)`` lets a caller collect predictions (COCO detections, confusion matrices, masks).
+    A pass in which no rank got a single readable sample is a :class:`DataError`: its metrics would
+    mean nothing.
     """
     was_training = model.training
     model.eval()
@@ -29,6 +33,7 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
         criterion.eval()
     stats = Statistics(metric_names, opts)
     zero = torch.zeros(())
+    seen = 0
     try:
         for batch in tqdm(loader, desc=description, disable=not runtime.is_main, dynamic_ncols=True, leave=False):
             if batch is None:
@@ -42,8 +47,21 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
                 loss = criterion(prediction, target) if criterion is not None and target is not None else zero
             prediction = detach_float(prediction)
             stats.update(prediction, target, loss, len(images))
+            seen += len(images)
             if on_batch is not None:
                 on_batch(batch, prediction)
     finally:
         model.train(was_training)
+    if _summed(seen, runtime) == 0:
+        raise DataError(f"{description}: no usable sample, every one was skipped as unreadable (the warnings "
+                        f"above name the files)")
     return stats.sync()
+
+
+def _summed(count: int, runtime: Runtime) -> int:
+    """``count`` summed over the ranks of a distributed run."""
+    if not (runtime.distributed and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return count
+    total = torch.tensor([count], dtype=torch.int64, device=runtime.device)
+    dist.all_reduce(total)
+    return int(total.item())

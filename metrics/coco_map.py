@@ -12,10 +12,11 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
 
 def coco_results(image_id: int, boxes: np.ndarray, labels: Sequence[int], scores: Sequence[float],
                  label_to_category: Dict[int, int]) -> List[Dict[str, Any]]:
-    """COCO result entries of one image; ``boxes`` in corner form, in pixels."""
+    """COCO result entries of one image; ``boxes`` in corner form, in pixels. Labels without a
+    category in ``label_to_category`` (training classes the evaluated split lacks) are left out."""
     return [{"image_id": int(image_id), "category_id": int(label_to_category[int(label)]),
              "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])], "score": float(score)}
-            for b, label, score in zip(boxes, labels, scores)]
+            for b, label, score in zip(boxes, labels, scores) if int(label) in label_to_category]
 
 
 def coco_mask_results(image_id: int, masks: np.ndarray, labels: Sequence[int], scores: Sequence[float],
@@ -27,6 +28,8 @@ def coco_mask_results(image_id: int, masks: np.ndarray, labels: Sequence[int], s
     rles = mask_utils.encode(np.asfortranarray(masks.astype(np.uint8).transpose(1, 2, 0))) if len(masks) else []
     results = []
     for rle, label, score in zip(rles, labels, scores):
+        if int(label) not in label_to_category:  # as in coco_results
+            continue
         rle["counts"] = rle["counts"].decode("ascii")
         results.append({"image_id": int(image_id), "category_id": int(label_to_category[int(label)]),
                         "segmentation": rle, "score": float(score)})

@@ -42,7 +42,9 @@ def test_detection_and_segmentation_names(tmp_path):
     assert detection_class_names(opts, 3) == ["background", "car", "dog"]
     assert detection_class_names(opts, 81) == COCO_CLASSES and COCO_CLASSES[1] == "person"
     assert detection_class_names(opts, 5) == ["0", "1", "2", "3", "4"]
-    assert segmentation_class_names(21)[15] == "person" and segmentation_class_names(3) == ["0", "1", "2"]
+    pascal = training_opts(["--dataset.name", "pascal", "--dataset.category", "segmentation"])
+    assert segmentation_class_names(pascal, 21)[15] == "person"
+    assert segmentation_class_names(pascal, 3) == ["0", "1", "2"]
 
 
 def test_legend_draws_each_class_colour():

@@ -15,15 +15,17 @@ CONFIG_DIR = PROJECT_ROOT / "config"
 def resolve_config_path(name: str) -> Path:
     """The config file ``name`` as given, else the same relative path under ``config/``."""
     path = Path(name).expanduser()
-    if path.is_file():
-        return path
     candidates = [path]
     if not path.is_absolute():
         relative = Path(*path.parts[1:]) if path.parts[:1] == ("config",) else path
-        under_config = CONFIG_DIR / relative
-        if under_config.is_file():
-            return under_config
-        candidates.append(under_config)
+        candidates.append(CONFIG_DIR / relative)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is not None:
+        where = "" if folder == path else f" ({folder})"
+        raise ConfigError(f"config file {name}{where} is a folder, not a YAML file")
     tried = " nor ".join(str(c) for c in candidates)
     raise ConfigError(f"config file not found: {name} (neither {tried} exists)")
 
@@ -63,9 +65,13 @@ def flatten(mapping: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
 def load_flat_config(path: Path) -> Dict[str, Any]:
     """Parse a YAML config file and flatten it; any problem is a ConfigError naming the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"config file {path} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} on line {line} "
+                          f"cannot be decoded; save the file as UTF-8") from None
     try:
         _check_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), "", path)
         data = yaml.safe_load(text)

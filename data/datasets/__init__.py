@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from data.datasets.base import BaseImageDataset, evaluation_transform, read_image, read_mask
+from data.datasets.base import BaseImageDataset, evaluation_transform
+from data.datasets.image_io import read_image, read_mask
 from data.datasets.ade20k import ADE20KDataset
 from data.datasets.coco import COCODetection, COCODetectionSSD
 from data.datasets.coco_instances import COCOInstanceSegmentation

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from data.datasets.base import read_mask
+from data.datasets.image_io import read_mask, shown
+from data.datasets.listing import images_in
 from data.datasets.pascal import PascalVOCDataset
 from data.datasets.registry import DATASET_REGISTRY
 from utils.errors import DataError
-from utils.io import image_files
 
 IGNORE = 255
 
@@ -33,7 +33,10 @@ class ADE20KDataset(PascalVOCDataset):
     Transforms, label checks and evaluation samples are those of :class:`PascalVOCDataset`.
     """
 
-    class_names = None  # the 150 names are in the release's objectInfo150.csv
+    @classmethod
+    def classes_at(cls, root: Path, opts: Any) -> Optional[List[str]]:
+        """``None``: ADE20K's class names are not known here; labels are shown as indices."""
+        return None
 
     def find_pairs(self, root: Path) -> List[Tuple[Path, Path]]:
         split = "training" if self.is_training else "validation"
@@ -43,10 +46,10 @@ class ADE20KDataset(PascalVOCDataset):
                 raise DataError(f"{self.root_option}: {folder} not found (expected the ADEChallengeData2016 layout: "
                                 f"images/{split} and annotations/{split})")
         pairs = []
-        for image in image_files(images, self.root_option):
+        for image in images_in(images, self.root_option):
             label = annotations / f"{image.stem}.png"
             if not label.is_file():
-                raise DataError(f"{self.root_option}: {image.name} has no annotation {label}")
+                raise DataError(f"{self.root_option}: {shown(image.name)} has no annotation {shown(label)}")
             pairs.append((image, label))
         return pairs
 

@@ -1,43 +1,16 @@
-"""Base of the image datasets: roots, OpenCV decoding, and skipping of unreadable images."""
+"""Base of the image datasets: roots, and skipping of unreadable samples."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-import cv2
-import numpy as np
 from torch.utils.data import Dataset
 
+from data.datasets.image_io import shown
 from utils import logger
 from utils.errors import DataError
 from utils.random_state import seeded_draws
-
-
-def read_image(path: os.PathLike) -> np.ndarray:
-    """Decode an image as the released models were trained: OpenCV, 3 channels in BGR order
-    (grayscale replicated, alpha dropped, EXIF orientation applied), uint8."""
-    try:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV's limit
-        reason = str(exc).strip().splitlines()[-1].split("error: ")[-1]
-        raise DataError(f"cannot read image {path}: OpenCV refused it ({reason})") from None
-    if image is None:
-        reason = "file not found" if not Path(path).is_file() else "not a readable image"
-        raise DataError(f"cannot read image {path}: {reason}")
-    return image
-
-
-def read_mask(path: os.PathLike) -> np.ndarray:
-    """A label mask as stored (8-bit index image, or the indices of a palette PNG)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as mask:
-            return np.array(mask if mask.mode in ("L", "P") else mask.convert("L"), dtype=np.uint8)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read mask {path}: {exc}") from None
 
 
 def evaluation_transform(opts: Any, task: str, size: Tuple[int, int]) -> Any:
@@ -54,7 +27,12 @@ class BaseImageDataset(Dataset):
 
     ``__getitem__`` returns ``None`` for a sample whose files cannot be read, after logging their
     paths; the collate function drops it, so the other samples keep their places.
+
+    ``classes`` names the labels in order (``None`` where the dataset does not name them); a
+    training run saves them beside its checkpoints (see :mod:`data.datasets.labels`).
     """
+
+    classes: Optional[List[str]] = None
 
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
         self.opts = opts
@@ -72,6 +50,12 @@ class BaseImageDataset(Dataset):
             raise DataError(f"{self.root_option}: dataset folder not found: {self.root}")
         return root
 
+    @classmethod
+    def classes_at(cls, root: Path, opts: Any) -> Optional[List[str]]:
+        """The class names (label order) of a training set of this kind at ``root``; ``None`` when
+        there is none there or the dataset does not name its classes."""
+        return None
+
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         raise NotImplementedError
 
@@ -85,7 +69,7 @@ class BaseImageDataset(Dataset):
                     return self.get_sample(index, (crop_h, crop_w))
             return self.get_sample(index, (crop_h, crop_w))
         except DataError as exc:
-            logger.warning(f"skipping sample {index}: {exc}")
+            logger.warning(f"skipping sample {index}: {shown(str(exc))}")
             return None
 
     @classmethod

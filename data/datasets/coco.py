@@ -3,20 +3,21 @@
 read with pycocotools."""
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 from cvnets.misc.anchors import anchor_generator_from_opts, feature_map_sizes
 from cvnets.misc.matcher import SSDMatcher
-from data.datasets.base import BaseImageDataset, evaluation_transform, read_image
+from data.datasets.base import BaseImageDataset, evaluation_transform
+from data.datasets.coco_annotations import category_names, file_category_names, load_coco
+from data.datasets.image_io import read_image
+from data.datasets.labels import evaluated_classes, labels_by_name
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import (BoxPercentCoords, Compose, PhotometricDistort, RandomHorizontalFlip, RandomZoomOut,
-                             Resize, SSDCropping, ToTensor)
+from data.transforms import (BoxPercentCoords, Compose, PhotometricDistort, RandomHorizontalFlip, Resize,
+                             SSDCropping, ToTensor, build_transform)
 from utils import logger
 from utils.errors import DataError
 
@@ -43,19 +44,6 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
     return mask
 
 
-def load_coco(annotation_file: Path) -> Any:
-    """A pycocotools ``COCO`` index of ``annotation_file`` (its progress messages silenced)."""
-    from pycocotools.coco import COCO
-
-    if not annotation_file.is_file():
-        raise DataError(f"COCO annotations not found: {annotation_file}")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return COCO(str(annotation_file))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"cannot read COCO annotations {annotation_file}: {exc}") from None
-
-
 def coco_image_dir(root: Path, split: str, option: str) -> Path:
     """The image folder of ``split`` (``val2017``): ``root/images/<split>`` (the reference's
     layout) or ``root/<split>`` (the official archives unpacked); an error naming both otherwise."""
@@ -71,6 +59,10 @@ def coco_image_dir(root: Path, split: str, option: str) -> Path:
 class COCODetection(BaseImageDataset):
     """Images with their boxes (corner form, pixels) and contiguous labels 1..K (0 is background).
 
+    The labels of a training set follow its category ids; validation and evaluation categories
+    take the label of the training category of the same name (:mod:`data.datasets.labels`), and one
+    the training set lacks is an error.
+
     Crowd annotations and boxes without area are left out. Training uses the images that keep at
     least one box; validation and evaluation use every image of the split.
     """
@@ -85,10 +77,18 @@ class COCODetection(BaseImageDataset):
         self.image_dir = coco_image_dir(root, f"{self.split}{self.year}", self.root_option)
         self.coco = load_coco(self.annotation_file)
         categories = sorted(self.coco.getCatIds())
-        self.coco_to_label = {cat: i + 1 for i, cat in enumerate(categories)}
+        own = category_names(self.coco)
+        # label 0 is the background; the categories are matched to the training classes by name
+        self.classes = ["background"] + own if is_training else \
+            evaluated_classes(opts, type(self), ["background"] + own, str(self.annotation_file))
+        if self.classes[:1] != ["background"]:
+            raise DataError(f"the training classes of {self.annotation_file} must start with 'background' "
+                            f"(label 0), not {self.classes[:1]}")
+        labels = [label + 1 for label in labels_by_name(own, self.classes[1:], str(self.annotation_file))]
+        self.coco_to_label = dict(zip(categories, labels))
         self.label_to_coco = {v: k for k, v in self.coco_to_label.items()}
-        self.class_names = ["background"] + [self.coco.cats[c]["name"] for c in categories]
-        self.num_classes = len(self.class_names)
+        self.class_names = self.classes
+        self.num_classes = len(self.classes)
         self._annotations: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
         self._annotation_ids: Dict[int, List[int]] = {}  # of the boxes kept, in their order
         counts = {"left out": 0, "clipped": 0, "outside": 0}
@@ -110,6 +110,13 @@ class COCODetection(BaseImageDataset):
             notes.append(f"{unused} images without boxes not used for training")
         if notes:
             logger.log(f"COCO {self.split}: " + "; ".join(notes))
+
+    @classmethod
+    def classes_at(cls, root: Path, opts: Any) -> Optional[List[str]]:
+        """``background`` and the category names of the training annotations under ``root`` (``None``
+        when there are none)."""
+        annotation_file = root / "annotations" / f"instances_train{cls.year}.json"
+        return ["background"] + file_category_names(annotation_file) if annotation_file.is_file() else None
 
     def _load_annotations(self, image_id: int, counts: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray, List[int]]:
         """The image's boxes (corner form, clipped to the image when it states its size),
@@ -192,7 +199,7 @@ class COCODetectionSSD(COCODetection):
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         chain: List[Any] = []
         if getattr(self.opts, "image_augmentation.random_zoom_out.enable"):
-            chain.append(RandomZoomOut(self.opts))
+            chain.append(build_transform("random_zoom_out", self.opts))
         chain += [SSDCropping(self.opts), PhotometricDistort(self.opts), RandomHorizontalFlip(self.opts),
                   BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)]
         return Compose(chain)

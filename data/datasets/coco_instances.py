@@ -7,9 +7,9 @@ import numpy as np
 import torch
 
 from data.datasets.coco import COCODetection
-from data.datasets.base import read_image
+from data.datasets.image_io import read_image
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import Compose, PhotometricDistort, RandomHorizontalFlip, ToTensor
+from data.transforms import Compose, ToTensor, build_transform
 from utils import logger
 from utils.errors import DataError
 
@@ -62,11 +62,9 @@ class COCOInstanceSegmentation(COCODetection):
                            + (f"; {emptied} objects have an empty mask" if emptied else ""))
 
     def training_transforms(self) -> Compose:
-        chain: List[Any] = []
-        if getattr(self.opts, "image_augmentation.photo_metric_distort.enable"):
-            chain.append(PhotometricDistort(self.opts))
-        if getattr(self.opts, "image_augmentation.random_horizontal_flip.enable"):
-            chain.append(RandomHorizontalFlip(self.opts))
+        names = ("photo_metric_distort", "random_horizontal_flip")
+        chain: List[Any] = [build_transform(name, self.opts) for name in names
+                            if getattr(self.opts, f"image_augmentation.{name}.enable")]
         return Compose(chain + [ToTensor(self.opts)])
 
     def evaluation_transforms(self, size: Tuple[int, int]) -> Compose:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from data.datasets.base import BaseImageDataset, evaluation_transform, read_image, read_mask
+from data.datasets.base import BaseImageDataset, evaluation_transform
+from data.datasets.image_io import read_image, read_mask, shown
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import Compose, RandomCrop, RandomResize, Resize, ToTensor, augmentation_transforms
+from data.transforms import Compose, Resize, ToTensor, augmentation_transforms, build_transform
 from utils.errors import DataError
 from utils.opts import add_options
 
@@ -25,16 +26,17 @@ def read_pairs(list_file: Path, base: Path, option: str) -> List[Tuple[Path, Pat
     if not list_file.is_file():
         raise DataError(f"{option}: list file not found: {list_file}")
     pairs = []
-    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+    # file names are bytes: those that are not UTF-8 are kept (escaped) rather than refused
+    for number, line in enumerate(list_file.read_text("utf-8", "surrogateescape").splitlines(), start=1):
         parts = line.split()
         if not parts:
             continue
         if len(parts) != 2:
-            raise DataError(f"{list_file}, line {number}: expected 'image_path mask_path', got {line!r}")
+            raise DataError(f"{list_file}, line {number}: expected 'image_path mask_path', got {shown(line)!r}")
         image, mask = base / parts[0].lstrip("/"), base / parts[1].lstrip("/")
         for path in (image, mask):
             if not path.is_file():
-                raise DataError(f"{list_file}, line {number}: file not found: {path}")
+                raise DataError(f"{list_file}, line {number}: file not found: {shown(path)}")
         pairs.append((image, mask))
     if not pairs:
         raise DataError(f"{option}: {list_file} lists no images")
@@ -52,12 +54,18 @@ class PascalVOCDataset(BaseImageDataset):
     ``evaluation.segmentation.resize_input_images``) and the mask at its own size.
     """
 
-    # the masks define the classes; their count (model.segmentation.n_classes) is the config's
-    class_names = VOC_CLASSES
-
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
         super().__init__(opts, is_training, is_evaluation)
-        self.pairs = self.find_pairs(self.check_root())
+        root = self.check_root()
+        self.pairs = self.find_pairs(root)
+        self.classes = self.classes_at(root, opts)
+
+    @classmethod
+    def classes_at(cls, root: Path, opts: Any) -> Optional[List[str]]:
+        """VOC's 21 class names, when the config has that many classes (the masks' indices are the
+        labels; their count, ``model.segmentation.n_classes``, is the config's)."""
+        n_classes = getattr(opts, "model.segmentation.n_classes")
+        return list(VOC_CLASSES) if n_classes in (None, len(VOC_CLASSES)) else None
 
     def find_pairs(self, root: Path) -> List[Tuple[Path, Path]]:
         """The ``(image, mask)`` files of the split."""
@@ -81,9 +89,9 @@ class PascalVOCDataset(BaseImageDataset):
     def training_transforms(self, size: Tuple[int, int]) -> Compose:
         chain: List[Any] = []
         if getattr(self.opts, "image_augmentation.random_resize.enable"):
-            chain.append(RandomResize(self.opts))
+            chain.append(build_transform("random_resize", self.opts))
         if getattr(self.opts, "image_augmentation.random_crop.enable"):
-            chain.append(RandomCrop(self.opts, size))
+            chain.append(build_transform("random_crop", self.opts, size))
         else:
             chain.append(Resize(self.opts, size))
         chain += augmentation_transforms(self.opts, exclude=("random_resize",))

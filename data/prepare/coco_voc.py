@@ -1,8 +1,8 @@
 """COCO images with masks of PASCAL VOC's 20 classes, to add to VOC training
 (``dataset.pascal.use_coco_data`` with ``dataset.pascal.coco_root_dir`` = the output folder).
 
-For every image of the split: each instance of a COCO category that is a VOC class is painted
-with the VOC index, in annotation order, on the pixels still background (the first instance
+For every image of the split: each instance of a COCO category that is a VOC class (matched by
+name) is painted with the VOC index, in annotation order, on the pixels still background (the first instance
 keeps a pixel both cover); other categories stay background. Images with a side under
 ``min_side`` pixels, and images left with background only, are not used. Output:
 ``rgb_<split>/<file>`` (the image, copied), ``annot_<split>/<stem>.png`` (8-bit class indices) and
@@ -19,37 +19,34 @@ from data.prepare.files import place_file, write_lines
 from utils import logger
 from utils.errors import DataError
 
-# COCO category id -> PASCAL VOC class index (data.datasets.pascal.VOC_CLASSES)
-COCO_TO_VOC: Dict[int, int] = {
-    5: 1,    # airplane -> aeroplane
-    2: 2,    # bicycle
-    16: 3,   # bird
-    9: 4,    # boat
-    44: 5,   # bottle
-    6: 6,    # bus
-    3: 7,    # car
-    17: 8,   # cat
-    62: 9,   # chair
-    21: 10,  # cow
-    67: 11,  # dining table -> diningtable
-    18: 12,  # dog
-    19: 13,  # horse
-    4: 14,   # motorcycle -> motorbike
-    1: 15,   # person
-    64: 16,  # potted plant -> potted_plant
-    20: 17,  # sheep
-    63: 18,  # couch -> sofa
-    7: 19,   # train
-    72: 20,  # tv -> tv_monitor
+# the COCO categories that are VOC classes, by name: COCO's name -> VOC's (data.datasets.pascal.VOC_CLASSES)
+COCO_TO_VOC_NAMES: Dict[str, str] = {
+    "airplane": "aeroplane", "bicycle": "bicycle", "bird": "bird", "boat": "boat", "bottle": "bottle", "bus": "bus",
+    "car": "car", "cat": "cat", "chair": "chair", "cow": "cow", "dining table": "diningtable", "dog": "dog",
+    "horse": "horse", "motorcycle": "motorbike", "person": "person", "potted plant": "potted_plant",
+    "sheep": "sheep", "couch": "sofa", "train": "train", "tv": "tv_monitor",
 }
 
 
-def voc_mask(coco: Any, image_id: int) -> np.ndarray:
-    """The VOC-class mask of one COCO image (see the module's description)."""
+def voc_labels(coco: Any, source: Path) -> Dict[int, int]:
+    """COCO category id -> VOC class index, for the categories of ``coco`` that are VOC classes,
+    matched by name (:func:`data.datasets.labels.labels_by_name`); an error when there is none."""
+    from data.datasets.labels import labels_by_name
+    from data.datasets.pascal import VOC_CLASSES
+
+    ids = [c for c in sorted(coco.getCatIds()) if coco.cats[c]["name"] in COCO_TO_VOC_NAMES]
+    if not ids:
+        raise DataError(f"{source}: none of its categories is a VOC class (by name: {', '.join(COCO_TO_VOC_NAMES)})")
+    names = [COCO_TO_VOC_NAMES[coco.cats[c]["name"]] for c in ids]
+    return dict(zip(ids, labels_by_name(names, VOC_CLASSES, str(source))))
+
+
+def voc_mask(coco: Any, image_id: int, labels: Dict[int, int]) -> np.ndarray:
+    """The VOC-class mask of one COCO image (see the module's description); ``labels`` from :func:`voc_labels`."""
     info = coco.imgs[image_id]
     mask = np.zeros((info["height"], info["width"]), dtype=np.uint8)
     for annotation in coco.imgToAnns.get(image_id, []):
-        label = COCO_TO_VOC.get(annotation["category_id"])
+        label = labels.get(annotation["category_id"])
         if label is None:
             continue
         covered = coco.annToMask(annotation).astype(bool)
@@ -61,11 +58,14 @@ def prepare_coco_voc(coco_root: Path, out: Path, split: str = "train", min_side:
                      method: str = "copy") -> int:
     """Write the images, masks and ``<split>_2017.txt`` of the COCO ``split`` under ``out``;
     returns the number of images listed."""
-    from data.datasets.coco import coco_image_dir, load_coco
+    from data.datasets.coco import coco_image_dir
+    from data.datasets.coco_annotations import load_coco
     from data.prepare.sbd import write_mask
 
     coco_root, out = Path(coco_root), Path(out)
-    coco = load_coco(coco_root / "annotations" / f"instances_{split}2017.json")
+    annotation_file = coco_root / "annotations" / f"instances_{split}2017.json"
+    coco = load_coco(annotation_file)
+    labels = voc_labels(coco, annotation_file)
     image_dir = coco_image_dir(coco_root, f"{split}2017", "--coco")
     rgb, annot = f"rgb_{split}", f"annot_{split}"
     lines: List[str] = []
@@ -75,7 +75,7 @@ def prepare_coco_voc(coco_root: Path, out: Path, split: str = "train", min_side:
         if min(info["height"], info["width"]) < min_side:
             small += 1
             continue
-        mask = voc_mask(coco, image_id)
+        mask = voc_mask(coco, image_id, labels)
         if len(np.unique(mask)) < 2:
             empty += 1
             continue

@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 from typing import Dict, Tuple
 
+from data.datasets.listing import is_hidden
 from data.prepare.files import place_file
 from utils import logger
 from utils.errors import DataError
@@ -93,7 +94,7 @@ def prepare_imagenet_val(images: Path, out: Path, labels: Dict[str, str], method
         raise DataError(f"{len(missing)} labelled images are not in {images}, the first {missing[0]}")
     placed = sum(place_file(images / name, out / wnid / name, method) for name, wnid in sorted(labels.items())
                  if not (out / wnid / name).exists())
-    unlabelled = len({p.name for p in images.glob("*.JPEG")} - set(labels))
+    unlabelled = len({p.name for p in images.glob("*.JPEG") if not is_hidden(p.name)} - set(labels))
     logger.log(f"ImageNet validation: {len(labels)} images in {len(set(labels.values()))} class folders under "
                f"{out} ({placed} placed now, by {method})"
                + (f"; {unlabelled} images of {images} have no label and were left" if unlabelled else ""))

@@ -50,7 +50,7 @@ def write_mask(mask: np.ndarray, path: Path) -> None:
 
 def prepare_sbd(sbd: Path, voc_root: Path) -> dict:
     """Write the aug masks and lists (see the module's description); returns the list sizes."""
-    from data.datasets.base import read_mask
+    from data.datasets.image_io import read_mask
 
     sbd, voc = Path(sbd), Path(voc_root) / "VOC2012"
     if not voc.is_dir():

@@ -1,4 +1,5 @@
-"""OpenCV-based image transforms, selected by the ``image_augmentation.*`` options."""
+"""OpenCV-based image transforms, selected by the ``image_augmentation.<name>.*`` options: the
+``<name>`` of each optional augmentation is its name in :data:`TRANSFORM_REGISTRY`."""
 from __future__ import annotations
 
 import argparse
@@ -17,36 +18,35 @@ from data.transforms.tensor import InputConvention, ToTensor, image_to_tensor
 from utils.errors import ConfigError
 from utils.opts import add_options
 
-# the optional augmentations a config can switch on, in the order they are applied
-_OPTIONAL = (
-    ("random_gamma_correction", RandomGammaCorrection),
-    ("random_rotate", RandomRotate),
-    ("random_blur", RandomBlur),
-    ("random_translate", RandomTranslate),
-    ("random_jpeg_compress", RandomJPEGCompress),
-    ("random_gauss_noise", RandomGaussianNoise),
-    ("random_resize", RandomResize),
-    ("random_scale", RandomScale),
-    ("photo_metric_distort", PhotometricDistort),
-)
+# the optional augmentations a config can switch on (image_augmentation.<name>.enable), by their
+# registered names, in the order they are applied
+OPTIONAL_AUGMENTATIONS = ("random_gamma_correction", "random_rotate", "random_blur", "random_translate",
+                          "random_jpeg_compress", "random_gauss_noise", "random_resize", "random_scale",
+                          "photo_metric_distort")
 
 
 def _enabled(opts: Any, name: str) -> bool:
     return bool(getattr(opts, f"image_augmentation.{name}.enable"))
 
 
+def build_transform(name: str, opts: Any, *args: Any) -> Callable[[Sample], Sample]:
+    """The transform registered as ``name`` (that of the options ``image_augmentation.<name>.*``),
+    made from ``opts`` and ``args``."""
+    return TRANSFORM_REGISTRY.get(name)(opts, *args)
+
+
 def augmentation_transforms(opts: Any, exclude: Sequence[str] = ()) -> List[Callable[[Sample], Sample]]:
     """The optional training augmentations the config enables (after any task-specific crop),
     except those of ``exclude`` (which the task applies at another point)."""
-    chain: List[Callable[[Sample], Sample]] = [cls(opts) for name, cls in _OPTIONAL
+    chain: List[Callable[[Sample], Sample]] = [build_transform(name, opts) for name in OPTIONAL_AUGMENTATIONS
                                                if _enabled(opts, name) and name not in exclude]
     horizontal, vertical = _enabled(opts, "random_horizontal_flip"), _enabled(opts, "random_vertical_flip")
     if _enabled(opts, "random_flip") or (horizontal and vertical):
-        chain.append(RandomFlip(opts))
+        chain.append(build_transform("random_flip", opts))
     elif vertical:
-        chain.append(RandomVerticalFlip(opts))
+        chain.append(build_transform("random_vertical_flip", opts))
     elif horizontal:
-        chain.append(RandomHorizontalFlip(opts))
+        chain.append(build_transform("random_horizontal_flip", opts))
     if _enabled(opts, "random_order") and len(chain) > 1:
         chain = [RandomOrder(opts, chain)]
     return chain
@@ -71,10 +71,10 @@ def classification_training_transforms(opts: Any, first: Callable[[Sample], Samp
     the order of timm's training pipeline."""
     chain = [first, *augmentation_transforms(opts)]
     if _enabled(opts, "rand_augment"):
-        chain.append(RandAugment(opts, size))
+        chain.append(build_transform("rand_augment", opts, size))
     chain.append(ToTensor(opts))
     if _enabled(opts, "random_erase"):
-        chain.append(RandomErase(opts))
+        chain.append(build_transform("random_erase", opts))
     return Compose(chain)
 
 
@@ -95,5 +95,6 @@ __all__ = [
     "RandomRotate", "RandomTranslate", "RandomZoomOut", "SSDCropping", "BoxPercentCoords", "PhotometricDistort",
     "RandomBlur", "RandomGammaCorrection", "RandomGaussianNoise", "RandomJPEGCompress", "RandAugment", "RandomErase",
     "BatchMixing", "InputConvention", "image_to_tensor", "build_batch_mixing", "augmentation_transforms",
-    "check_classification_only", "classification_training_transforms", "arguments_transforms",
+    "check_classification_only", "classification_training_transforms", "arguments_transforms", "build_transform",
+    "OPTIONAL_AUGMENTATIONS",
 ]

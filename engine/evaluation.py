@@ -7,9 +7,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from engine.utils import detach_float, forward_model, to_device
+from engine.loop_helpers import detach_float, forward_model, to_device
 from metrics import Statistics
-from utils.distributed import Runtime
+from utils.runtime import Runtime
 
 
 @torch.no_grad()

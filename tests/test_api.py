@@ -7,7 +7,7 @@ import torch
 
 import cvnets
 from conftest import ROOT
-from utils.checkpoint import atomic_save
+from utils.io import atomic_save
 from utils.errors import ConfigError
 
 

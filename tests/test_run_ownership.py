@@ -133,6 +133,32 @@ def test_the_launcher_holds_one_lock_for_its_workers_and_they_end_with_it(tiny_d
     assert workers and not any(alive(pid) for pid in workers)
 
 
+def test_the_launcher_refuses_another_runs_checkpoint_into_an_occupied_folder_before_starting_workers(
+        finished_run, tmp_path):
+    args, folder = finished_run
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "metrics.jsonl").write_text('{"epoch": 0}\n')
+    result = run_cli([*args, "--common.results-loc", str(tmp_path), "--common.run-label", "occupied",
+                      "--common.resume", str(folder / "checkpoint.pt"), "--scheduler.max-epochs", "2",
+                      "--ddp.world-size", "2"])
+    assert result.returncode == 2 and "Starting 2 training processes" not in result.stdout
+    assert last_line(result.stderr).startswith(f"error: {occupied} holds the results of an earlier run (metrics.jsonl)")
+    assert [p.name for p in occupied.iterdir()] == ["metrics.jsonl"]
+
+
+def test_overwrite_removes_the_earlier_results_before_the_workers_start(finished_run, tmp_path):
+    args, folder = finished_run
+    earlier = tmp_path / "run"
+    earlier.mkdir()
+    (earlier / "checkpoint_epoch_7_score_1.0000.pt").write_bytes(b"stale")
+    result = run_cli([*args, "--common.results-loc", str(tmp_path), "--ddp.world-size", "2", "--common.overwrite"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    removed = result.stdout.index("--common.overwrite: removed the earlier run's results")
+    assert removed < result.stdout.index("Starting 2 training processes")
+    assert not (earlier / "checkpoint_epoch_7_score_1.0000.pt").exists() and (earlier / "checkpoint.pt").is_file()
+
+
 # b. a run writes inside common.results_loc only
 
 @pytest.mark.parametrize("label", ["../../escaped", "/tmp/absolute_run", "", ".", "a/../../b"])

@@ -67,13 +67,13 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     runtime, model, mode, out_dir = prepare_evaluation(opts, "classification")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime)
-        path = write_json(metrics, out_dir / "eval_metrics.json")
+        path = write_json(metrics, out_dir.eval_metrics)
         print(f"top1: {metrics['top1']:.3f}  top5: {metrics['top5']:.3f}  loss: {metrics['loss']:.4f}  "
               f"samples: {metrics['num_samples']}  ({path})")
         return
     paths = evaluation_images(opts, "classification", mode)
     results = predict_images(opts, model, runtime, paths, int(getattr(opts, "evaluation.classification.top_k")))
-    write_json(results, out_dir / "predictions.json")
+    write_json(results, out_dir.predictions)
 
 
 def cli() -> int:

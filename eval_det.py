@@ -80,7 +80,7 @@ def detect(model: nn.Module, images: torch.Tensor, runtime: Any,
     return to_pixels(found, sizes), masks_in_pixels(found, sizes)
 
 
-def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
+def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Any) -> dict:
     import cv2
 
     from data.datasets import read_image
@@ -110,8 +110,8 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
             if overlays:
                 path = dataset.image_dir / batch["file_name"][i]
                 picture = draw_detections(read_image(path), boxes, labels, scores, dataset.class_names, masks)
-                (out_dir / "validation_overlays").mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(out_dir / "validation_overlays" / f"{Path(path).stem}.jpg"), picture)
+                out_dir.validation_overlays.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(out_dir.validation_overlays / f"{Path(path).stem}.jpg"), picture)
 
     evaluate(model, loader, None, [], runtime, description="evaluation", opts=opts, on_batch=collect,
              forward=predict_boxes)
@@ -119,13 +119,13 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
     if with_masks:
         masks = coco_ap(dataset.coco, mask_results, image_ids, iou_type="segm")
         metrics.update({f"mask_{name}": value for name, value in masks.items()})
-        write_json(mask_results, out_dir / "segmentations.json")
+        write_json(mask_results, out_dir.segmentations)
     metrics["num_images"] = len(image_ids)
-    write_json(results, out_dir / "detections.json")
+    write_json(results, out_dir.detections)
     return metrics
 
 
-def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Path) -> List[dict]:
+def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Any) -> List[dict]:
     import cv2
 
     from data.transforms import Compose, Resize, ToTensor
@@ -138,14 +138,14 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
     resize = [] if getattr(model, "resizes_inputs", False) else [Resize(opts, evaluation_size(opts))]
     transform = Compose(resize + [ToTensor(opts)])
     names = detection_class_names(opts, model.n_classes)
-    (out_dir / "detection_results").mkdir(parents=True, exist_ok=True)
+    out_dir.detection_images.mkdir(parents=True, exist_ok=True)
     found = []
     model.eval()
     with torch.no_grad():
         for path, image, tensor in readable_images(paths, transform):
             found_boxes, found_masks = detect(model, tensor, runtime, [image.shape[:2]])
             (boxes, labels, scores), masks = found_boxes[0], found_masks[0]
-            target = out_dir / "detection_results" / f"{path.stem}.jpg"
+            target = out_dir.detection_images / f"{path.stem}.jpg"
             cv2.imwrite(str(target), draw_detections(image, boxes, labels, scores, names, masks))
             print(f"{path}: {len(labels)} objects -> {target}")
             entries = [{"label": int(l), "class_name": names[int(l)], "score": float(s), "box": [float(v) for v in b]}
@@ -166,14 +166,14 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     runtime, model, mode, out_dir = prepare_evaluation(opts, "detection")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime, out_dir)
-        path = write_json(metrics, out_dir / "eval_metrics.json")
+        path = write_json(metrics, out_dir.eval_metrics)
         names = [k for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "mask_AP", "mask_AP50", "mask_AP75")
                  if k in metrics]
         print("  ".join(f"{k}: {metrics[k]:.2f}" if metrics[k] is not None else f"{k}: -" for k in names)
               + f"  images: {metrics['num_images']}  ({path})")
         return
     paths = evaluation_images(opts, "detection", mode)
-    path = write_json(detect_images(opts, model, runtime, paths, out_dir), out_dir / "predictions.json")
+    path = write_json(detect_images(opts, model, runtime, paths, out_dir), out_dir.predictions)
     print(f"predictions: {path}")
 
 

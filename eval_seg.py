@@ -56,7 +56,7 @@ def predict_mask(model: nn.Module, image: torch.Tensor, runtime: Any, height: in
 class MaskWriter:
     """Saves predicted masks as the evaluation options ask."""
 
-    def __init__(self, opts: Any, out_dir: Path, n_classes: int, default_color: bool = False) -> None:
+    def __init__(self, opts: Any, out_dir: Any, n_classes: int, default_color: bool = False) -> None:
         from data.class_names import segmentation_class_names
         from utils.drawing import color_palette
 
@@ -83,18 +83,18 @@ class MaskWriter:
 
         stem = Path(name).stem + ".png"
         if self.save_masks:
-            (self.out_dir / "predictions_no_cmap").mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(self.out_dir / "predictions_no_cmap" / stem), mask.astype(np.uint8))
+            self.out_dir.label_masks.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(self.out_dir.label_masks / stem), mask.astype(np.uint8))
         if self.color:
-            (self.out_dir / "predictions_cmap").mkdir(parents=True, exist_ok=True)
+            self.out_dir.colour_masks.mkdir(parents=True, exist_ok=True)
             picture = Image.fromarray(mask.astype(np.uint8), mode="P")
             picture.putpalette(self.bgr[:, ::-1].flatten().tolist())
-            picture.save(self.out_dir / "predictions_cmap" / stem)
+            picture.save(self.out_dir.colour_masks / stem)
         if self.overlay and image is not None:
-            (self.out_dir / "predictions_overlay").mkdir(parents=True, exist_ok=True)
+            self.out_dir.overlay_masks.mkdir(parents=True, exist_ok=True)
             blended = cv2.addWeighted(image, 1.0 - self.weight, self.bgr[mask], self.weight, 0)
             blended = draw_legend(blended, [(self.name(c), self.bgr[c]) for c in np.unique(mask)])
-            cv2.imwrite(str(self.out_dir / "predictions_overlay" / stem), blended)
+            cv2.imwrite(str(self.out_dir.overlay_masks / stem), blended)
 
 
 def output_multiple(opts: Any) -> int:
@@ -102,7 +102,7 @@ def output_multiple(opts: Any) -> int:
     return 32 if stride in (None, 1) else int(stride)
 
 
-def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Path) -> dict:
+def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: Any) -> dict:
     from data.datasets import read_image
     from data.loaders import create_eval_loader
     from engine.evaluation import evaluate
@@ -132,7 +132,7 @@ def evaluate_validation_set(opts: Any, model: nn.Module, runtime: Any, out_dir: 
     return scores
 
 
-def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Path) -> None:
+def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Path], out_dir: Any) -> None:
     from data.transforms import Compose, Resize, ToTensor
     from engine.eval_setup import evaluation_size, readable_images
 
@@ -156,7 +156,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     runtime, model, mode, out_dir = prepare_evaluation(opts, "segmentation")
     if mode == "validation_set":
         scores = evaluate_validation_set(opts, model, runtime, out_dir)
-        path = write_json(scores, out_dir / "eval_metrics.json")
+        path = write_json(scores, out_dir.eval_metrics)
         print(f"mIoU: {scores['mIoU']:.2f}  mAcc: {scores['mAcc']:.2f}  aAcc: {scores['aAcc']:.2f}  "
               f"images: {scores['num_images']}  ({path})")
         return

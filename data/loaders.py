@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import signal
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -56,6 +57,44 @@ def _init_worker(worker_id: int) -> None:
     for name in ("SIGTERM", "SIGUSR1"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+# how torch reports a loading process that died (its C++ and Python wordings)
+_DIED = re.compile(r"DataLoader worker \(pids?\(?s?\)? ?(?P<pids>[\d, ]+)\) (?:is killed by signal: (?P<signal>[^.]+)"
+                   r"|exited unexpectedly(?: with exit code (?P<code>-?\d+))?)")
+_SIGNAL_NAMES = {signal.strsignal(s): s.name for s in signal.Signals if signal.strsignal(s)}
+
+
+def worker_death(error: BaseException) -> Optional[str]:
+    """What ``error`` says when it is torch's report of a loading process that died (``"data loading
+    process (pid 123) was killed by SIGKILL"``); ``None`` for any other error."""
+    found = _DIED.search(str(error)) if isinstance(error, RuntimeError) else None
+    if found is None:
+        return None
+    pids = found.group("pids").strip()
+    who = f"data loading process (pid{'s' if ',' in pids else ''} {pids})"
+    if found.group("signal"):
+        name = found.group("signal").strip()
+        return f"{who} was killed by {_SIGNAL_NAMES.get(name, name)}"
+    code = found.group("code")
+    return f"{who} exited unexpectedly" + (f" with exit code {code}" if code is not None else "")
+
+
+def close_loaders(*loaders: Any) -> None:
+    """End the loading processes of ``loaders``, those kept between epochs (``persistent_workers``)
+    included, after a run however it ends. They ignore SIGTERM (see :func:`_init_worker`), so one
+    that does not stop when asked is killed: a run never waits on its loading processes."""
+    for loader in loaders:
+        iterator = getattr(loader, "_iterator", None)  # where a DataLoader keeps its persistent workers
+        if iterator is None or not hasattr(iterator, "_shutdown_workers"):
+            continue
+        workers = list(getattr(iterator, "_workers", []))
+        iterator._shutdown_workers()
+        for process in workers:
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+        loader._iterator = None
 
 
 def num_workers(opts: Any) -> int:

@@ -13,17 +13,19 @@ from cvnets import get_model
 from cvnets.misc.fuse import fuse_for_inference
 from data.datasets import read_image
 from data.loaders import eval_opts
-from engine.utils import experiment_dir
+from engine.run_folder import RunFolder
 from utils import logger
-from utils.distributed import Runtime, revert_sync_batchnorm, setup_runtime
+from utils.distributed import revert_sync_batchnorm
 from utils.errors import DataError
 from utils.io import image_files, require_path
+from utils.runtime import Runtime, setup_runtime
 
 
-def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, Path]:
+def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, RunFolder]:
     """For an evaluation script: a single-process runtime, the model in eval mode with its
     ``model.<task>.pretrained`` weights (folded for inference unless ``inference.fuse`` is false),
-    the ``evaluation.<task>.mode`` and the output folder."""
+    the ``evaluation.<task>.mode`` and the run folder whose files name the outputs."""
+    run = RunFolder.from_options(opts)
     setattr(opts, "ddp.enable", False)
     runtime = setup_runtime(opts)
     if not getattr(opts, f"model.{task}.pretrained"):
@@ -31,7 +33,7 @@ def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, P
     model = revert_sync_batchnorm(get_model(opts)).to(runtime.device).eval()
     if getattr(opts, "inference.fuse"):
         model = fuse_for_inference(model, inplace=True)
-    return runtime, model, getattr(opts, f"evaluation.{task}.mode"), experiment_dir(opts)
+    return runtime, model, getattr(opts, f"evaluation.{task}.mode"), run
 
 
 def evaluation_images(opts: Any, task: str, mode: str) -> List[Path]:

@@ -8,10 +8,10 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from engine.utils import detach_float, forward_model, to_device
+from engine.loop_helpers import detach_float, forward_model, to_device
 from metrics import Statistics
-from utils.distributed import Runtime
 from utils.errors import DataError
+from utils.runtime import Runtime
 
 
 @torch.no_grad()

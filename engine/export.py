@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from cvnets.misc.boxes import center_to_corner, decode
 from cvnets.modules import parc
 from utils.errors import ExportError
+from utils.io import write_text
 
 FORMATS = ("onnx", "torchscript", "exported_program")
 ONNX_EXPORTERS = ("dynamo", "legacy")
@@ -180,5 +181,5 @@ def write_metadata(path: Path, fmt: str, metadata: Dict[str, Any]) -> Path:
             entry.key, entry.value = key, json.dumps(value)
         onnx.save(proto, str(path))
     sidecar = path.with_name(path.name + ".json")
-    sidecar.write_text(json.dumps(metadata, indent=2) + "\n")
+    write_text(json.dumps(metadata, indent=2) + "\n", sidecar)
     return sidecar

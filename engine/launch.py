@@ -6,11 +6,18 @@ the same environment, rendezvous and process group as ``torchrun --nproc_per_nod
 launches run the same code. Several nodes follow the reference's keys: ``ddp.world_size`` (all
 processes), ``ddp.rank`` (this node's rank) and ``ddp.dist_url`` (``tcp://host:port`` of node 0).
 Under torchrun, this module does nothing but train.
+
+The launcher decides how the run begins in its folder and holds the folder's lock for the whole run
+(see :mod:`engine.run_start`) before any worker starts; the workers take that decision as it was
+made, and end with the launcher.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
+import signal
 import socket
 import sys
 import uuid
@@ -22,13 +29,14 @@ import torch
 
 from engine.preemption import signal_name
 from utils import logger
-from utils.distributed import launched_by_torch
 from utils.entry import run_entry
 from utils.errors import ConfigError, TrainingError
+from utils.runtime import launched_by_torch
 
 # the agent forwards these to the workers, which save a resumable checkpoint on SIGTERM / SIGUSR1
 FORWARDED_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1"
 SHUTDOWN_GRACE_S = 120  # how long the workers get to save after a signal before they are killed
+LAUNCHER_ENV = "PARCNET_LAUNCHER_PID"  # the launcher's pid, for its workers
 
 
 @dataclass(frozen=True)
@@ -109,11 +117,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _end_with_launcher() -> None:
+    """Have the kernel kill this worker when its launcher dies (Linux): the launcher holds the run
+    folder's lock, so no worker may outlive it."""
+    launcher = int(os.environ.get(LAUNCHER_ENV, "0"))
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform.startswith("linux") else None
+    if not launcher or libc is None:
+        return
+    libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != launcher:  # it died before the request took effect
+        os._exit(128 + int(signal.SIGKILL))
+
+
 def worker(argv: List[str]) -> None:
     """One training process (the launcher's entry point)."""
     from engine.training import train
     from options import get_training_arguments
 
+    _end_with_launcher()
     quiet = int(os.environ.get("RANK", "0")) != 0  # rank 0 speaks for the run
     sys.exit(run_entry(lambda: train(get_training_arguments(argv)), quiet=quiet))
 
@@ -136,12 +157,15 @@ def _spawn(plan: LaunchPlan, argv: List[str]) -> None:
         backend, endpoint, configs, run_id = "static", plan.endpoint, {"rank": plan.node_rank}, "none"
     if "OMP_NUM_THREADS" not in os.environ and plan.nproc_per_node > 1:
         os.environ["OMP_NUM_THREADS"] = "1"  # as torchrun does: the processes share the cores
+    os.environ[LAUNCHER_ENV] = str(os.getpid())
     config = LaunchConfig(min_nodes=plan.nnodes, max_nodes=plan.nnodes, nproc_per_node=plan.nproc_per_node,
                           run_id=run_id, rdzv_backend=backend,
                           rdzv_endpoint=endpoint, rdzv_configs=configs, max_restarts=0, monitor_interval=0.2,
                           start_method="spawn", signals_to_handle=FORWARDED_SIGNALS,
                           shutdown_timeout=SHUTDOWN_GRACE_S)
     _quiet_elastic_logs()
+    logger.log(f"Starting {plan.nproc_per_node} training processes on this node (node {plan.node_rank} of "
+               f"{plan.nnodes}, {plan.world_size} in all)")
     try:
         elastic_launch(config, worker)(argv)
     except SignalException as exc:  # forwarded to the workers, which saved and said how to resume
@@ -158,16 +182,24 @@ def _spawn(plan: LaunchPlan, argv: List[str]) -> None:
                             f"{rank}, with exit code {failure.exitcode}; the others were stopped") from None
 
 
-def _check_run_folder(opts: Any) -> None:
-    """Refuse, before any process starts, a run that would overwrite an earlier one."""
-    from engine.run_folder import refuse_overwrite
-    from engine.utils import experiment_dir
+def _launch_workers(opts: Any, plan: LaunchPlan, argv: List[str]) -> None:
+    """Start the workers of this node. On node 0, first decide how the run begins and hold its
+    folder for the run (refusing, or with ``common.overwrite`` emptying, a folder of another run)."""
+    from engine.run_folder import RunFolder
+    from engine.run_start import claimed, handed_down
+    from optim import build_scheduler
 
-    folder = experiment_dir(opts)
-    resuming = bool(getattr(opts, "common.resume")) or (
-        bool(getattr(opts, "common.auto_resume")) and (folder / "checkpoint.pt").is_file())
-    if folder.is_dir() and not resuming and not getattr(opts, "common.overwrite"):
-        refuse_overwrite(folder)
+    run = RunFolder.from_options(opts)
+    build_scheduler(opts)  # settings that cannot train stop here, before any worker starts
+    if plan.node_rank != 0:  # node 0 owns the run folder; its rank 0 tells the others how the run begins
+        _spawn(plan, argv)
+        return
+    with claimed(opts, run) as start:
+        if start.complete:
+            logger.log(start.complete)
+            return
+        with handed_down(start):
+            _spawn(plan, argv)
 
 
 def launch(argv: Sequence[str]) -> None:
@@ -186,7 +218,4 @@ def launch(argv: Sequence[str]) -> None:
             logger.log("ddp.enable is false: training in one process")
         train(opts)
         return
-    _check_run_folder(opts)
-    logger.log(f"Starting {plan.nproc_per_node} training processes on this node (node {plan.node_rank} of "
-               f"{plan.nnodes}, {plan.world_size} in all)")
-    _spawn(plan, argv)
+    _launch_workers(opts, plan, argv)

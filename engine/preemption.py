@@ -11,7 +11,8 @@ import threading
 from types import FrameType
 from typing import Any, Dict, Optional
 
-from utils.distributed import Runtime, any_rank
+from utils.distributed import any_rank
+from utils.runtime import Runtime
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 

@@ -7,7 +7,6 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -15,17 +14,21 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from cvnets import EMA
-from engine.checkpoints import CheckpointManager
+from data.loaders import worker_death
+from engine.epoch_checkpoints import EpochCheckpoints
 from engine.evaluation import evaluate
+from engine.loop_helpers import detach_float, format_duration, forward_model, to_device
 from engine.preemption import Preemption, signal_name
-from engine.resume import ResumeState
-from engine.utils import detach_float, format_duration, forward_model, to_device
+from engine.resume_checkpoint import ResumeState, make_checkpoint
+from engine.run_folder import RunFolder
 from metrics import Statistics
 from optim import BaseScheduler
 from utils import logger
-from utils.distributed import Runtime, all_gather, unwrap
-from utils.errors import TrainingError, TrainingInterrupted
+from utils.distributed import all_gather, unwrap
+from utils.errors import ParcError, TrainingError, TrainingInterrupted
+from utils.io import write_text
 from utils.random_state import capture_rng_state, restore_rng_state
+from utils.runtime import Runtime
 
 
 def metric_names(opts: Any) -> List[str]:
@@ -42,7 +45,7 @@ class Trainer:
 
     def __init__(self, opts: Any, runtime: Runtime, model: nn.Module, criterion: nn.Module,
                  optimizer: torch.optim.Optimizer, scheduler: BaseScheduler, train_loader: Any, val_loader: Any,
-                 train_sampler: Any, exp_dir: Path, ema: Optional[EMA] = None,
+                 train_sampler: Any, run: RunFolder, ema: Optional[EMA] = None,
                  scaler: Optional[torch.amp.GradScaler] = None, state: Optional[ResumeState] = None,
                  batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None) -> None:
         self.opts, self.runtime = opts, runtime
@@ -51,11 +54,11 @@ class Trainer:
         self.train_loader, self.val_loader, self.train_sampler = train_loader, val_loader, train_sampler
         self.ema = ema
         self.scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
-        self.exp_dir = Path(exp_dir)
+        self.run_folder = run
         self.metric_names = metric_names(opts)
         self.ckpt_metric = getattr(opts, "stats.checkpoint_metric")
-        self.checkpoints = CheckpointManager(self.exp_dir, int(getattr(opts, "common.k_best_checkpoints")),
-                                             bool(getattr(opts, "stats.checkpoint_metric_max")))
+        self.checkpoints = EpochCheckpoints(run, int(getattr(opts, "common.k_best_checkpoints")),
+                                            bool(getattr(opts, "stats.checkpoint_metric_max")))
         self.state = state or ResumeState()
         initial = self.checkpoints.initial_best()
         self.best_metric = initial if self.state.best_metric is None else self.state.best_metric
@@ -69,6 +72,7 @@ class Trainer:
         self.grad_clip = getattr(opts, "common.grad_clip")
         self.channels_last = bool(getattr(opts, "common.channels_last"))
         self.stop = Preemption()
+        self.position = "the start"  # where training is, for the message of a stop
         self.writer = self._tensorboard() if runtime.is_main else None
 
     def _tensorboard(self) -> Any:
@@ -77,7 +81,7 @@ class Trainer:
         except ImportError:  # tensorboard is optional at run time
             logger.warning("tensorboard is not installed: no TensorBoard logs are written")
             return None
-        return SummaryWriter(log_dir=str(self.exp_dir / "tb_logs"))
+        return SummaryWriter(log_dir=str(self.run_folder.tb_logs))
 
     def _scalars(self, prefix: str, values: Dict[str, float], step: int) -> None:
         if self.writer is not None:
@@ -108,7 +112,7 @@ class Trainer:
                 prediction = forward_model(self.model, images, target)
                 loss = self.criterion(prediction, target)
             if not torch.isfinite(loss.detach()):
-                last = self.checkpoints.resume_path
+                last = self.run_folder.checkpoint
                 where = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
                 raise TrainingError(f"the training loss became {loss.item()} at epoch {epoch}, iteration "
                                     f"{self.iterations}; training stopped ({where}); try a lower learning rate "
@@ -139,6 +143,7 @@ class Trainer:
         for step, batch in enumerate(progress, start=start_step):
             if self._done():
                 break
+            self.position = f"epoch {epoch}, step {step + 1} of {total}"
             sync_now = (step + 1) % accum == 0
             if batch is not None:
                 prediction, target, loss, n, lr = self._step(batch, epoch, sync_now)
@@ -156,15 +161,27 @@ class Trainer:
                 signum = self.stop.requested(self.runtime)
                 if signum and step + 1 < total:
                     self._save_interrupted(epoch, step + 1, stats)
-                    raise self._interrupted(signum, f"epoch {epoch}, step {step + 1} of {total}")
+                    raise self._stopped_by(signum, f"epoch {epoch}, step {step + 1} of {total}")
         return stats.sync().values()
 
     def validate(self, model: nn.Module, epoch: int, tag: str) -> Dict[str, float]:
+        self.position = f"the {tag} of epoch {epoch}"
         stats = evaluate(model, self.val_loader, self.criterion, self.metric_names, self.runtime,
                          description=f"{tag} {epoch}", opts=self.opts, channels_last=self.channels_last)
         return stats.values()
 
     def run(self) -> None:
+        """Train the epochs left; a data loading process that dies stops the run with one line
+        saying how to continue it."""
+        try:
+            self._run_epochs()
+        except RuntimeError as exc:
+            death = worker_death(exc)
+            if death is None:
+                raise
+            raise self._stopped(TrainingError, f"because the {death} at {self.position}") from None
+
+    def _run_epochs(self) -> None:
         copy_at_epoch = int(getattr(self.opts, "ema.copy_at_epoch"))
         started = time.perf_counter()
         for epoch in range(self.state.start_epoch):  # resolution growth of the epochs done
@@ -173,7 +190,7 @@ class Trainer:
             self._write_metrics_file()
         if self.state.rng is not None:
             restore_rng_state(self.state.rng)
-        logger.log(f"Training epochs {self.state.start_epoch}..{self.max_epochs - 1}; results in {self.exp_dir}")
+        logger.log(f"Training epochs {self.state.start_epoch}..{self.max_epochs - 1}; results in {self.run_folder}")
         try:
             with self.stop:
                 for epoch in range(self.state.start_epoch, self.max_epochs):
@@ -197,7 +214,7 @@ class Trainer:
                     self._end_epoch(epoch, train_values, val_values, ema_values)
                     signum = self.stop.requested(self.runtime)
                     if signum and epoch + 1 < self.max_epochs and not self._done():
-                        raise self._interrupted(signum, f"the end of epoch {epoch}")
+                        raise self._stopped_by(signum, f"the end of epoch {epoch}")
         finally:
             if self.writer is not None:
                 self.writer.close()
@@ -209,28 +226,36 @@ class Trainer:
         rank_state: Dict[str, Any] = {"rng": capture_rng_state()}
         if stats is not None:
             rank_state["stats"] = stats.state_dict()
-        checkpoint = {
-            "epoch": last_epoch, "iterations": self.iterations, "resume_step": resume_step,
-            "model_state_dict": unwrap(self.model).state_dict(), "optim_state_dict": self.optimizer.state_dict(),
-            "optimizer_name": type(self.optimizer).__name__, "gradient_scalar_state_dict": self.scaler.state_dict(),
-            "criterion_state_dict": self.criterion.state_dict(), "best_metric": self.best_metric,
-            "metrics_history": list(self.history), "rank_states": all_gather(self.runtime, rank_state)}
-        if self.ema is not None:
-            checkpoint["ema_state_dict"] = self.ema.state_dict()
-            checkpoint["ema_best_metric"] = self.ema_best_metric
-        return checkpoint
+        return make_checkpoint(unwrap(self.model), self.optimizer, self.scaler, self.criterion, last_epoch=last_epoch,
+                               resume_step=resume_step, iterations=self.iterations, best_metric=self.best_metric,
+                               history=self.history, rank_states=all_gather(self.runtime, rank_state), ema=self.ema,
+                               ema_best_metric=self.ema_best_metric)
 
     def _save_interrupted(self, epoch: int, steps_done: int, stats: Statistics) -> None:
         checkpoint = self._checkpoint(epoch - 1, steps_done, stats)
         if self.runtime.is_main:
             self.checkpoints.save_resume(checkpoint)
 
-    def _interrupted(self, signum: int, where: str) -> TrainingInterrupted:
+    def _stopped_by(self, signum: int, where: str) -> TrainingInterrupted:
+        """The stop on ``signum`` at ``where``, after ``checkpoint.pt`` saved the state there."""
+        return self._stopped(lambda message: TrainingInterrupted(message, signum),
+                             f"by {signal_name(signum)} at {where}", saved_here=True)
+
+    def _stopped(self, error: Callable[[str], ParcError], reason: str, saved_here: bool = False) -> ParcError:
+        """Log why training stopped (in ``train.log`` too) and return ``error`` with one line that
+        says so, where the state to continue from is and the command that continues the run."""
+        logger.log(f"Training stopped {reason}")
         command = " ".join([os.path.basename(sys.executable), *sys.argv])
         if "--common.auto-resume" not in sys.argv:
             command += " --common.auto-resume"
-        return TrainingInterrupted(f"training stopped by {signal_name(signum)} at {where}; "
-                                   f"{self.checkpoints.resume_path} holds its state; continue with: {command}", signum)
+        saved = self.run_folder.checkpoint
+        if saved_here:
+            state = f"{saved} holds its state"
+        elif saved.is_file():
+            state = f"{saved} holds the last saved state"
+        else:
+            state = "no checkpoint was written yet"
+        return error(f"training stopped {reason}; {state}; continue with: {command}")
 
     def _end_epoch(self, epoch: int, train_values: Dict[str, float], val_values: Dict[str, float],
                    ema_values: Optional[Dict[str, float]]) -> None:
@@ -254,7 +279,7 @@ class Trainer:
             return
         self.checkpoints.save_epoch(checkpoint, score, is_best, ema_score, is_ema_best)
         self._write_metrics_file()
-        logger.log(f"epoch {epoch}: checkpoints saved in {self.exp_dir}" + (" (new best)" if is_best else ""))
+        logger.log(f"epoch {epoch}: checkpoints saved in {self.run_folder}" + (" (new best)" if is_best else ""))
         self._scalars("train", train_values, epoch)
         self._scalars("val", val_values, epoch)
         if ema_values is not None:
@@ -264,10 +289,7 @@ class Trainer:
 
     def _write_metrics_file(self) -> None:
         """``metrics.jsonl`` from the finished epochs' records (those ``checkpoint.pt`` holds)."""
-        path = self.exp_dir / "metrics.jsonl"
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text("".join(json.dumps(record) + "\n" for record in self.history), self.run_folder.metrics)
 
 
 def _fmt(values: Dict[str, float]) -> str:

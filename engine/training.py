@@ -10,20 +10,22 @@ from torch import nn
 
 from cvnets import EMA, get_model
 from data import create_train_val_loaders
+from data.loaders import close_loaders
 from data.transforms import build_batch_mixing
-from engine import run_folder
-from engine.resume import ResumeState, load_resume, restore, resume_path
+from engine.resume_checkpoint import ResumeState, load_checkpoint, restore
+from engine.run_folder import RunFolder
+from engine.run_start import RunStart, run_start
 from engine.trainer import Trainer
-from engine.utils import experiment_dir
 from loss_fn import build_loss
 from optim import BaseScheduler, build_optimizer, build_scheduler
 from utils import logger
 from utils.charts import write_training_curves
-from utils.checkpoint import load_matching, read_checkpoint, state_dict_from
-from utils.distributed import Runtime, cleanup, on_main, revert_sync_batchnorm, setup_runtime
+from utils.distributed import cleanup, revert_sync_batchnorm
 from utils.errors import ConfigError
 from utils.io import write_json
 from utils.opts import opts_to_dict
+from utils.runtime import Runtime, setup_runtime
+from utils.weight_files import load_matching, read_checkpoint, state_dict_from
 
 
 def check_class_count(opts: Any, dataset: Any) -> None:
@@ -91,23 +93,14 @@ def describe_run(opts: Any, runtime: Runtime, scheduler: BaseScheduler) -> str:
             f"{scheduler.warmup_init_lr:.3g} ({type(scheduler).__name__})")
 
 
-def _start_run_folder(opts: Any, runtime: Runtime, exp_dir: Path, resuming: bool,
-                      scheduler: BaseScheduler) -> None:
-    """Claim the run folder (rank 0; every rank stops when it refuses) and start ``train.log``."""
-    on_main(runtime, lambda: run_folder.claim(exp_dir, resuming, bool(getattr(opts, "common.overwrite"))))
-    if runtime.is_main:
-        logger.add_file(exp_dir / "train.log")
-    logger.log(describe_run(opts, runtime, scheduler))
-
-
-def _save_run_description(opts: Any, exp_dir: Path, dataset: Any, resumed_at: int) -> None:
-    """``config.yaml`` (see :func:`run_folder.save_config`) and, for classification folders, the
-    class names in label order (``classes.json``)."""
-    path = run_folder.save_config(exp_dir, opts_to_dict(opts), resumed_at)
+def _save_run_description(opts: Any, run: RunFolder, dataset: Any, resumed_at: int) -> None:
+    """``config.yaml`` (see :meth:`RunFolder.save_config`) and, when the training data name their
+    classes (class folders, COCO categories, VOC), the class names in label order (``classes.json``)."""
+    path = run.save_config(opts_to_dict(opts), resumed_at)
     logger.log(f"Resolved configuration saved to {path}")
     classes = getattr(dataset, "classes", None)
     if classes:
-        write_json(list(classes), exp_dir / "classes.json")
+        write_json(list(classes), run.classes)
 
 
 def _batch_mixing(opts: Any) -> Optional[Any]:
@@ -120,17 +113,14 @@ def _batch_mixing(opts: Any) -> Optional[Any]:
     return mixing
 
 
-def train(opts: Any) -> Path:
-    """Train as ``opts`` describe; returns the experiment folder."""
-    runtime = setup_runtime(opts, autotune=True)
+def _train(opts: Any, runtime: Runtime, run: RunFolder, start: RunStart, scheduler: BaseScheduler) -> None:
+    """Build the run's data, model, EMA, loss and optimizer, restore ``start``'s checkpoint, and train."""
+    checkpoint = load_checkpoint(start.resume_path) if start.resume_path is not None else None
+    if runtime.is_main:
+        logger.add_file(run.train_log)
+    logger.log(describe_run(opts, runtime, scheduler))
+    train_loader, val_loader, train_sampler = create_train_val_loaders(opts)
     try:
-        exp_dir = experiment_dir(opts)
-        resume = resume_path(opts, exp_dir)
-        checkpoint = load_resume(resume) if resume is not None else None
-        scheduler = build_scheduler(opts)
-        resuming_here = resume is not None and resume.resolve().parent == exp_dir.resolve()
-        _start_run_folder(opts, runtime, exp_dir, resuming_here, scheduler)
-        train_loader, val_loader, train_sampler = create_train_val_loaders(opts)
         check_class_count(opts, train_loader.dataset)
         batch_mixing = _batch_mixing(opts)
         model = prepare_model(opts, runtime)
@@ -139,23 +129,37 @@ def train(opts: Any) -> Path:
         criterion = build_loss(opts).to(runtime.device)
         optimizer = build_optimizer(model, opts)
         scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp_dtype == torch.float16)
-        state, resumed = ResumeState(), checkpoint is not None
-        if resumed:
-            state = restore(checkpoint, resume, runtime, model, optimizer, scaler, ema, criterion)
+        state = ResumeState()
+        if checkpoint is not None:
+            state = restore(checkpoint, start.resume_path, runtime, model, optimizer, scaler, ema, criterion)
             del checkpoint  # its states are in the model, optimizer and EMA now: no second copy for the run
         if runtime.is_main:
-            _save_run_description(opts, exp_dir, train_loader.dataset, state.start_epoch if resumed else -1)
+            _save_run_description(opts, run, train_loader.dataset, state.start_epoch if start.resume else -1)
         if runtime.distributed:
             device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=device_ids, find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
-        trainer = Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader,
-                          train_sampler, exp_dir, ema=ema, scaler=scaler, state=state, batch_mixing=batch_mixing)
-        trainer.run()
-        if runtime.is_main:
-            write_training_curves(exp_dir)
-        return exp_dir
+        Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader, train_sampler, run,
+                ema=ema, scaler=scaler, state=state, batch_mixing=batch_mixing).run()
+    finally:
+        close_loaders(train_loader, val_loader)
+    if runtime.is_main:
+        write_training_curves(run.metrics, run.curves)
+
+
+def train(opts: Any) -> Path:
+    """Train as ``opts`` describe, in the run folder (see :mod:`engine.run_start` for how the run
+    begins there); returns the folder."""
+    run = RunFolder.from_options(opts)  # a label or a setting that cannot train stops before anything starts
+    scheduler = build_scheduler(opts)
+    runtime = setup_runtime(opts, autotune=True)
+    try:
+        with run_start(opts, run, runtime) as start:
+            if start.complete:
+                logger.log(start.complete)
+            else:
+                _train(opts, runtime, run, start, scheduler)
+        return run.path
     finally:
         logger.remove_file()
         cleanup(runtime)
-

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List
 import torch
 from torch import nn
 
-from utils.opts import add_options
+from utils.opts import add_options, non_negative
 from utils.registry import Registry
 
 OPTIM_REGISTRY = Registry("optimizer", option="optim.name")
@@ -52,7 +52,7 @@ def model_parameter_groups(model: nn.Module, opts: Any) -> List[Dict[str, Any]]:
     """The model's parameters in groups: those of the sub-modules a model names in its
     ``lr_multipliers()`` (``{"seg_head": 10.0}``) learn that many times faster, in groups of their
     own after the groups of all other parameters."""
-    weight_decay = float(getattr(opts, "optim.weight_decay"))
+    weight_decay = non_negative(opts, "optim.weight_decay")
     no_decay = bool(getattr(opts, "optim.no_decay_bn_filter_bias"))
     multipliers = model.lr_multipliers() if hasattr(model, "lr_multipliers") else {}
     prefixes = tuple(f"{name}." for name in multipliers)

@@ -3,7 +3,8 @@
 During the first ``scheduler.warmup_iterations`` iterations the rate rises linearly from
 ``scheduler.warmup_init_lr``; afterwards the schedule is a function of the epoch
 (``is_iteration_based: false``) or of the iteration. The rate of each parameter group is the
-schedule's value times the group's ``lr_multiplier``.
+schedule's value times the group's ``lr_multiplier``. A negative rate (or decay factor) is refused
+when the schedule is built, naming its key.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from utils.errors import ConfigError
-from utils.opts import add_options
+from utils.opts import add_options, non_negative
 from utils.registry import Registry
 
 SCHEDULER_REGISTRY = Registry("learning-rate scheduler", option="scheduler.name")
@@ -36,7 +37,7 @@ class BaseScheduler:
         if self.is_iteration_based and self.max_iterations < 1:
             raise ConfigError(f"scheduler.max_iterations must be at least 1, got {self.max_iterations}")
         self.warmup_iterations = max(int(getattr(opts, "scheduler.warmup_iterations")), 0)
-        self.warmup_init_lr = float(getattr(opts, "scheduler.warmup_init_lr"))
+        self.warmup_init_lr = non_negative(opts, "scheduler.warmup_init_lr")
         self.warmup_step = ((peak_lr - self.warmup_init_lr) / self.warmup_iterations
                             if self.warmup_iterations else 0.0)
 
@@ -67,8 +68,8 @@ class CosineScheduler(BaseScheduler):
     max_epochs) or the iteration after warm-up (period: max_iterations - warmup + 1)."""
 
     def __init__(self, opts: Any) -> None:
-        self.max_lr = float(getattr(opts, "scheduler.cosine.max_lr"))
-        self.min_lr = float(getattr(opts, "scheduler.cosine.min_lr"))
+        self.max_lr = non_negative(opts, "scheduler.cosine.max_lr")
+        self.min_lr = non_negative(opts, "scheduler.cosine.min_lr")
         super().__init__(opts, self.max_lr)
         self.period = (self.max_iterations - self.warmup_iterations + 1 if self.is_iteration_based
                        else self.max_epochs)
@@ -83,8 +84,8 @@ class PolynomialScheduler(BaseScheduler):
     """``(start_lr - end_lr) * (1 - t) ** power + end_lr``, t the fraction of training done."""
 
     def __init__(self, opts: Any) -> None:
-        self.start_lr = float(getattr(opts, "scheduler.polynomial.start_lr"))
-        self.end_lr = float(getattr(opts, "scheduler.polynomial.end_lr"))
+        self.start_lr = non_negative(opts, "scheduler.polynomial.start_lr")
+        self.end_lr = non_negative(opts, "scheduler.polynomial.end_lr")
         self.power = float(getattr(opts, "scheduler.polynomial.power"))
         super().__init__(opts, self.start_lr)
 
@@ -99,7 +100,7 @@ class FixedScheduler(BaseScheduler):
     """A constant rate after warm-up."""
 
     def __init__(self, opts: Any) -> None:
-        self.lr = float(getattr(opts, "scheduler.fixed.lr"))
+        self.lr = non_negative(opts, "scheduler.fixed.lr")
         super().__init__(opts, self.lr)
 
     def schedule(self, epoch: int, iteration: int) -> float:
@@ -112,8 +113,8 @@ class MultiStepScheduler(BaseScheduler):
     when iteration-based) already reached: the step schedule of the COCO detectors."""
 
     def __init__(self, opts: Any) -> None:
-        self.lr = float(getattr(opts, "scheduler.multi_step.lr"))
-        self.gamma = float(getattr(opts, "scheduler.multi_step.gamma"))
+        self.lr = non_negative(opts, "scheduler.multi_step.lr")
+        self.gamma = non_negative(opts, "scheduler.multi_step.gamma")
         self.milestones = sorted(set(int(m) for m in getattr(opts, "scheduler.multi_step.milestones") or []))
         super().__init__(opts, self.lr)
 
@@ -131,8 +132,8 @@ class CyclicScheduler(BaseScheduler):
 
     def __init__(self, opts: Any) -> None:
         key = "scheduler.cyclic"
-        self.min_lr = float(getattr(opts, f"{key}.min_lr"))
-        self.end_lr = float(getattr(opts, f"{key}.last_cycle_end_lr"))
+        self.min_lr = non_negative(opts, f"{key}.min_lr")
+        self.end_lr = non_negative(opts, f"{key}.last_cycle_end_lr")
         self.cycle_length = int(getattr(opts, f"{key}.epochs_per_cycle"))
         self.n_cycles = int(getattr(opts, f"{key}.total_cycles")) - 1
         self.anneal = getattr(opts, f"{key}.last_cycle_type")
@@ -148,7 +149,7 @@ class CyclicScheduler(BaseScheduler):
             raise ConfigError(f"the cycles ({self.n_cycles} x {self.cycle_length} epochs) leave no last cycle "
                               f"within scheduler.max_epochs={self.max_epochs}")
         self.steps = list(steps) if steps else []
-        self.gamma = float(getattr(opts, f"{key}.gamma")) if steps else 1.0
+        self.gamma = non_negative(opts, f"{key}.gamma") if steps else 1.0
 
     def _cycle_min_lr(self, epoch: int) -> float:
         passed = [i for i, step in enumerate(self.steps) if step <= epoch]

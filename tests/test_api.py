@@ -8,7 +8,7 @@ import torch
 import cvnets
 import parcnet
 from conftest import ROOT
-from utils.checkpoint import atomic_save
+from utils.io import atomic_save
 from utils.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from conftest import training_opts
 from data.class_names import (COCO_CLASSES, classification_class_names, detection_class_names, imagenet_class_names,
                               segmentation_class_names)
 from helpers_training import DEMO_CONFIG, write_small_digits
-from utils.checkpoint import atomic_save
+from utils.io import atomic_save
 from utils.drawing import color_palette, draw_legend
 
 

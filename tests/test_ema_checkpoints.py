@@ -5,9 +5,11 @@ import torch
 from torch import nn
 
 from cvnets import EMA
-from engine.checkpoints import CheckpointManager, average_state_dicts
-from utils.checkpoint import atomic_save, load_weights, read_checkpoint, state_dict_from
+from engine.epoch_checkpoints import EpochCheckpoints, average_state_dicts
+from engine.run_folder import RunFolder
 from utils.errors import CheckpointError
+from utils.io import atomic_save
+from utils.weight_files import load_weights, read_checkpoint, state_dict_from
 
 
 def test_ema_follows_the_reference_momentum():
@@ -56,7 +58,7 @@ def save(manager, epoch, value, score, best, ema_value=None, ema_score=None):
 
 
 def test_k_best_keeps_each_epoch_under_its_own_score(tmp_path):
-    manager = CheckpointManager(tmp_path, k_best=2, higher_is_better=True)
+    manager = EpochCheckpoints(RunFolder(tmp_path), k_best=2, higher_is_better=True)
     scores = [50.0, 70.0, 60.0, 40.0]
     best = -math.inf
     for epoch, score in enumerate(scores):
@@ -73,7 +75,7 @@ def test_k_best_keeps_each_epoch_under_its_own_score(tmp_path):
 
 
 def test_k_best_for_a_metric_to_minimise(tmp_path):
-    manager = CheckpointManager(tmp_path, k_best=1, higher_is_better=False)
+    manager = EpochCheckpoints(RunFolder(tmp_path), k_best=1, higher_is_better=False)
     for epoch, score in enumerate([0.9, 0.3, 0.5]):
         save(manager, epoch, value=epoch, score=score, best=0.3)
     assert [p.name for p in tmp_path.glob("checkpoint_epoch_*")] == ["checkpoint_epoch_1_score_0.3000.pt"]

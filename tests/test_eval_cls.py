@@ -11,7 +11,7 @@ from cvnets import get_model
 from data.datasets import read_image
 from data.transforms import CenterCrop, Resize, ToTensor
 from helpers_training import DEMO_CONFIG, write_small_digits
-from utils.checkpoint import atomic_save
+from utils.io import atomic_save
 
 
 @pytest.fixture(scope="module")

@@ -219,13 +219,16 @@ def test_impossible_sizes_are_one_line_errors(tiny_digits, tmp_path, extra, mess
 
 
 def test_stale_partial_files_are_removed_when_a_run_starts(tmp_path):
-    from engine.run_folder import claim
+    from engine.run_folder import RunFolder
+    from engine.run_start import claimed
 
     stale = tmp_path / ".checkpoint.pt.tmp999999999"
     live = tmp_path / f".checkpoint.pt.tmp{os.getpid()}"
     stale.write_bytes(b"partial")
     live.write_bytes(b"being written")
-    claim(tmp_path, resuming=False, overwrite=False)
+    with claimed(training_opts(["--common.results-loc", str(tmp_path.parent), "--common.run-label", tmp_path.name]),
+                 RunFolder(tmp_path)):
+        pass
     assert not stale.exists() and live.exists()
 
 
@@ -239,7 +242,7 @@ def test_a_diverging_run_says_no_checkpoint_was_written_yet(tiny_digits, tmp_pat
 
 
 def test_unsafe_and_foreign_weight_files_are_refused_with_what_they_are(tmp_path):
-    from utils.checkpoint import read_checkpoint
+    from utils.weight_files import read_checkpoint
 
     class Payload:
         def __reduce__(self):

@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import FIXTURES, ROOT, load_manifest, manifest_weights, training_opts
 from data.datasets import read_image
 from data.transforms import CenterCrop, Compose, Resize, ToTensor, image_to_tensor
-from utils.checkpoint import atomic_save
+from utils.io import atomic_save
 from utils.errors import ConfigError
 
 PHOTOS = FIXTURES / "photos"

@@ -70,7 +70,7 @@ def small_targets(n_classes=11):
 
 
 def test_losses_flow_into_the_engine_loss_and_metrics_and_eval_mode_changes_nothing():
-    from engine.utils import forward_model
+    from engine.loop_helpers import forward_model
     from loss_fn import build_loss
     from metrics import Statistics
     from metrics.loss_parts import MASK_RCNN_LOSS_PARTS
@@ -183,8 +183,9 @@ def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
+    from engine.run_folder import RunFolder
     from options import get_eval_arguments
-    from utils.distributed import setup_runtime
+    from utils.runtime import setup_runtime
 
     truth = write_instance_coco(tmp_path / "coco")
     rectangle, ring = truth[1]
@@ -199,7 +200,8 @@ def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
         2: ([[5, 2, 6, 8]], [1], [0.7], [long_bar])}
     opts = get_eval_arguments(["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path / "coco"),
                                "--dataset.workers", "0", "--evaluation.detection.save-overlay-boxes"])
-    metrics = eval_det.evaluate_validation_set(opts, StubDetector(detections), setup_runtime(opts), tmp_path / "out")
+    metrics = eval_det.evaluate_validation_set(opts, StubDetector(detections), setup_runtime(opts),
+                                               RunFolder(tmp_path / "out"))
 
     coco = COCO(str(tmp_path / "coco" / "annotations" / "instances_val2017.json"))
     to_category = {1: 7, 2: 9}

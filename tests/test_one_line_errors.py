@@ -49,8 +49,8 @@ def test_a_parc_model_at_a_size_its_fixed_kernels_do_not_fit_names_the_option():
 def test_an_unreadable_checkpoint_is_one_line(tmp_path, monkeypatch):
     import torch
 
-    import utils.checkpoint
-    from utils.checkpoint import read_checkpoint
+    import utils.weight_files
+    from utils.weight_files import read_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     torch.save({"x": torch.zeros(1)}, path)
@@ -59,7 +59,7 @@ def test_an_unreadable_checkpoint_is_one_line(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(torch, "load", denied)
-    monkeypatch.setattr(utils.checkpoint, "open", denied, raising=False)
+    monkeypatch.setattr(utils.weight_files, "open", denied, raising=False)
     with pytest.raises(CheckpointError, match=f"cannot read checkpoint {path}: Permission denied"):
         read_checkpoint(path)
 

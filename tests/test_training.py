@@ -10,7 +10,7 @@ import torch
 from conftest import ROOT, training_opts
 from engine.training import train
 from helpers_training import fast_args, write_small_digits
-from utils.checkpoint import read_checkpoint
+from utils.weight_files import read_checkpoint
 
 CHECKPOINTS = ["checkpoint.pt", "checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_ema.pt",
                "checkpoint_ema_best.pt", "checkpoint_avg.pt", "checkpoint_ema_avg.pt", "config.yaml",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from utils.errors import DataError
+from utils.io import atomic_write
 
 SERIES = (("train", "training", "-"), ("val", "validation", "--"), ("val_ema", "validation (EMA)", ":"))
 
@@ -63,8 +64,7 @@ def plot_training_curves(metrics_file: Path, out_file: Path) -> Optional[Path]:
         if names:
             axis.legend(fontsize=7)
     out_file = Path(out_file)
-    figure.savefig(out_file)
-    return out_file
+    return atomic_write(out_file, lambda handle: figure.savefig(handle, format=out_file.suffix[1:] or "png"))
 
 
 def plot_tradeoffs(points: Sequence[Dict[str, Any]], metric: str, metric_label: str, axes: Sequence[Tuple[str, str]],
@@ -100,16 +100,15 @@ def plot_tradeoffs(points: Sequence[Dict[str, Any]], metric: str, metric_label: 
     return out_file
 
 
-def write_training_curves(run_dir: Path) -> Optional[Path]:
-    """``<run_dir>/curves.png`` from ``<run_dir>/metrics.jsonl`` at the end of a run. A failure to
-    draw is logged, not raised: the run's results are already saved."""
+def write_training_curves(metrics_file: Path, out_file: Path) -> Optional[Path]:
+    """``out_file`` drawn from a run's ``metrics_file`` at its end. A failure to draw is logged, not
+    raised: the run's results are already saved."""
     from utils import logger
 
-    metrics_file = Path(run_dir) / "metrics.jsonl"
-    if not metrics_file.is_file():
+    if not Path(metrics_file).is_file():
         return None
     try:
-        path = plot_training_curves(metrics_file, Path(run_dir) / "curves.png")
+        path = plot_training_curves(metrics_file, out_file)
     except (ImportError, OSError, ValueError, KeyError, DataError) as exc:
         logger.warning(f"training curves not drawn: {exc}")
         return None

@@ -1,114 +1,17 @@
-"""Process set-up: device, the process group of a distributed run (started by torchrun or by
-``main_train.py`` itself), seeds, determinism and mixed precision; collective helpers."""
+"""What the processes of a distributed run do together: collectives that every rank calls at the
+same point, leaving the process group, and the model helpers of DistributedDataParallel."""
 from __future__ import annotations
 
-import os
-import random
-from contextlib import nullcontext
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Callable, ContextManager, List, Optional, TypeVar
+from typing import Any, Callable, List, Optional, TypeVar
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from utils import logger
-from utils.errors import ConfigError, ParcError
+from utils.errors import ParcError
+from utils.runtime import Runtime
 
 T = TypeVar("T")
-
-
-@dataclass
-class Runtime:
-    device: torch.device
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-    amp_dtype: Optional[torch.dtype] = None
-    distributed: bool = False  # in a process group (launched by torchrun), even of one process
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def autocast(self) -> ContextManager:
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-
-def _select_device(opts: Any, local_rank: int) -> torch.device:
-    wanted = getattr(opts, "common.device")
-    if wanted is None:
-        wanted = "cuda" if torch.cuda.is_available() else "cpu"
-    if wanted.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"common.device {wanted!r}: CUDA is not available on this machine")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    if wanted != "cpu":
-        raise ConfigError(f"common.device must be cpu or cuda, got {wanted!r}")
-    return torch.device("cpu")
-
-
-def _amp_dtype(opts: Any, device: torch.device) -> Optional[torch.dtype]:
-    if not getattr(opts, "common.mixed_precision"):
-        return None
-    explicit = getattr(opts, "common.mixed_precision_dtype")
-    if device.type == "cuda":
-        return torch.bfloat16 if explicit == "bfloat16" else torch.float16
-    if explicit == "bfloat16":
-        return torch.bfloat16
-    logger.log("Mixed precision is off on the CPU (pass --common.mixed-precision-dtype bfloat16 to use "
-               "bfloat16 autocast)")
-    return None
-
-
-def launched_by_torch() -> bool:
-    """Whether this process is a worker that torchrun (or the elastic launcher) started."""
-    return all(key in os.environ for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "LOCAL_RANK"))
-
-
-def _set_deterministic(opts: Any, autotune: bool) -> None:
-    if not getattr(opts, "common.deterministic"):
-        torch.backends.cudnn.benchmark = autotune
-        return
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS reductions
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
-    """Join the process group when launched by torchrun or the elastic launcher (and
-    ``ddp.enable``), pick the device, seed the random generators, set determinism and choose the
-    mixed-precision dtype. ``autotune``: let cuDNN pick its algorithms per input shape (training,
-    whose shapes repeat; not evaluation of images at their own sizes), unless ``common.deterministic``."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_ddp = bool(getattr(opts, "ddp.enable")) and launched_by_torch()
-    if not use_ddp:
-        world_size, rank, local_rank = 1, 0, 0
-    device = _select_device(opts, local_rank)
-    _set_deterministic(opts, autotune)
-    if use_ddp and not dist.is_initialized():
-        backend = getattr(opts, "ddp.backend") or ("nccl" if device.type == "cuda" else "gloo")
-        timeout = timedelta(seconds=float(getattr(opts, "ddp.timeout")))
-        dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world_size,
-                                timeout=timeout, device_id=device if device.type == "cuda" else None)
-    logger.set_enabled(rank == 0)
-    seed = int(getattr(opts, "common.seed")) + rank
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    runtime = Runtime(device=device, rank=rank, local_rank=local_rank, world_size=world_size,
-                      amp_dtype=_amp_dtype(opts, device), distributed=use_ddp)
-    if runtime.distributed:
-        logger.log(f"Distributed run: {world_size} processes, backend {dist.get_backend()}, device {device.type}")
-    return runtime
 
 
 def cleanup(runtime: Runtime) -> None:
@@ -131,8 +34,8 @@ def all_gather(runtime: Runtime, value: Any) -> List[Any]:
 
 
 def on_main(runtime: Runtime, step: Callable[[], T]) -> Optional[T]:
-    """Run ``step`` on rank 0 only; when it raises a :class:`ParcError`, every rank raises it (so
-    no rank waits for a peer that stopped)."""
+    """Run ``step`` on rank 0 only and return its result on every rank; when it raises a
+    :class:`ParcError`, every rank raises it (so no rank waits for a peer that stopped)."""
     result, failure = None, None
     if runtime.is_main:
         try:
@@ -140,9 +43,9 @@ def on_main(runtime: Runtime, step: Callable[[], T]) -> Optional[T]:
         except ParcError as exc:
             failure = exc
     if runtime.distributed and runtime.world_size > 1:
-        shared = [failure]
+        shared = [result, failure]
         dist.broadcast_object_list(shared, src=0)
-        failure = shared[0]
+        result, failure = shared
     if failure is not None:
         raise failure
     return result

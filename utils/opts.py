@@ -9,12 +9,13 @@ component declares raises :class:`~utils.errors.UndeclaredOptionError` naming th
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any, Dict, Sequence, Tuple
 
 import yaml
 
-from utils.errors import UndeclaredOptionError
+from utils.errors import ConfigError, UndeclaredOptionError
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0", "none"}
@@ -29,6 +30,15 @@ class Options(argparse.Namespace):
         frame = sys._getframe(1)
         reader = f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})"
         raise UndeclaredOptionError(f"option '{key}' is read by {reader} but no component declares it")
+
+
+def non_negative(opts: argparse.Namespace, key: str) -> float:
+    """The option ``key`` as a float; a negative or non-finite value (a learning rate, a decay) is a
+    :class:`ConfigError` naming the key."""
+    value = float(getattr(opts, key))
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{key} must be a number >= 0, got {value:g}")
+    return value
 
 
 def parse_bool(value: Any) -> bool:

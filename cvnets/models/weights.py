@@ -7,7 +7,7 @@ from torch import nn
 
 from cvnets.layers import freeze_norm_layers
 from utils import logger
-from utils.checkpoint import load_weights
+from utils.weight_files import load_weights
 
 
 def finish_model(model: nn.Module, opts: Any, task: str, ignore: Tuple[str, ...] = ()) -> nn.Module:

@@ -5,6 +5,8 @@ import os
 import shutil
 from pathlib import Path
 
+from utils.io import write_text
+
 METHODS = ("copy", "move", "symlink", "hardlink")
 
 
@@ -29,8 +31,4 @@ def place_file(source: Path, target: Path, method: str) -> bool:
 
 def write_lines(path: Path, lines: list) -> Path:
     """Write ``lines`` to ``path`` (one per line), replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text("".join(f"{line}\n" for line in lines), path)

@@ -1,4 +1,5 @@
-"""Checkpoint files: atomic writes, safe reads, and loading weights with clear mismatch errors."""
+"""Weight files (released state_dicts and training checkpoints): safe reads, and loading their weights
+into a model with clear mismatch errors."""
 from __future__ import annotations
 
 import os
@@ -14,22 +15,6 @@ from torch import Tensor, nn
 from utils.errors import CheckpointError
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-
-
-def atomic_save(obj: Any, path: os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def check_local_path(path: str, what: str) -> Path:
@@ -50,11 +35,14 @@ def _refusal(path: os.PathLike, what: str, message: str) -> str:
             f"{culprit}, which could run code when loaded; only weights and training checkpoints are read")
 
 
-def read_checkpoint(path: os.PathLike, what: str = "checkpoint", weights_only: bool = True) -> Any:
-    """Load a checkpoint file on the CPU with ``weights_only`` (tensors and plain containers only)."""
+def read_checkpoint(path: os.PathLike, what: str = "checkpoint", weights_only: bool = True, mmap: bool = False) -> Any:
+    """Load a checkpoint file on the CPU with ``weights_only`` (tensors and plain containers only);
+    ``mmap``: map its tensors instead of reading them (cheap when only a few entries are needed; files
+    of torch's legacy format are read whole)."""
     resolved = check_local_path(str(path), what)
     try:
-        return torch.load(resolved, map_location="cpu", weights_only=weights_only)
+        return torch.load(resolved, map_location="cpu", weights_only=weights_only,
+                          mmap=mmap and zipfile.is_zipfile(resolved))
     except Exception as exc:  # torch raises many kinds for truncated, foreign or unsafe files
         if isinstance(exc, OSError):
             raise CheckpointError(f"cannot read {what} {path}: {exc.strerror or exc}") from None

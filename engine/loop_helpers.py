@@ -1,7 +1,7 @@
-"""Small helpers of the training and evaluation loops."""
+"""What the training and evaluation loops do with every batch (move it to the device, call the
+model, detach its outputs) and how they write durations."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,7 +45,3 @@ def format_duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours:d}:{minutes:02d}:{secs:02d}"
 
-
-def experiment_dir(opts: Any) -> Path:
-    """The run's folder: ``<common.results_loc>/<common.run_label>``."""
-    return Path(getattr(opts, "common.results_loc")) / getattr(opts, "common.run_label")

@@ -12,7 +12,7 @@ from torch import nn
 
 from cvnets.misc.profiler import profile_model
 from cvnets.models.published import PUBLISHED
-from cvnets.models.zoo import MODEL_ZOO, zoo_entry
+from utils.zoo import MODEL_ZOO, zoo_entry
 from utils import logger
 from utils.charts import plot_tradeoffs
 from utils.errors import ConfigError

@@ -63,7 +63,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from options import get_eval_arguments
     from utils.io import write_json
 
-    opts = get_eval_arguments(args)
+    opts = get_eval_arguments(args, task="classification")
     runtime, model, mode, out_dir = prepare_evaluation(opts, "classification")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime)

@@ -162,7 +162,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from options import get_eval_arguments
     from utils.io import write_json
 
-    opts = get_eval_arguments(args)
+    opts = get_eval_arguments(args, task="detection")
     runtime, model, mode, out_dir = prepare_evaluation(opts, "detection")
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime, out_dir)

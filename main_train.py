@@ -13,13 +13,16 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
+from options import get_training_arguments
 from utils.entry import run_entry
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
+    argv = sys.argv[1:] if args is None else list(args)
+    get_training_arguments(argv)  # --help, --print-config and bad options answer before the engine is imported
     from engine.launch import launch
 
-    launch(sys.argv[1:] if args is None else args)
+    launch(argv)
 
 
 def cli() -> int:

@@ -19,9 +19,10 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def training_opts(args: Sequence[str] = ()):
-    from options import get_training_arguments
+    """The training options of ``args``; without a config, the defaults (main_train.py requires one)."""
+    from options import parse_options, training_parser
 
-    return get_training_arguments(list(args))
+    return parse_options(training_parser(), list(args))
 
 
 def load_manifest(name: str) -> Dict:

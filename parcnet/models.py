@@ -42,8 +42,8 @@ def _check_pretrained(pretrained: Any) -> None:
 
 def _class_names(opts: Options) -> Optional[List[str]]:
     """The names of the outputs of trained weights, as the evaluation scripts name them: the
-    ``classes.json`` beside the weights, the config's training set, ImageNet's for 1000 classes
-    (logged as a guess); ``None`` without weights."""
+    classes of the config's training set, else the ``classes.json`` beside the weights, else
+    ImageNet's for 1000 classes (logged as a guess); ``None`` without weights."""
     from data.class_names import classification_class_names, detection_class_names, segmentation_class_names
 
     task = getattr(opts, "dataset.category")
@@ -119,9 +119,9 @@ def create_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None
         The model on the CPU in eval mode (call ``.train()`` to train it), with batch
         normalization in place of synchronised batch normalization, the options it was built
         from in ``model.opts`` and, with ``pretrained``, the names of its outputs in
-        ``model.class_names`` (from the ``classes.json`` that training writes beside its
-        checkpoints, else the config's training set; ImageNet's for 1000 classes, said in the
-        log as a guess; the indices when nothing is known), ``None`` without weights.
+        ``model.class_names`` (the classes of the config's training set, else the ``classes.json``
+        that training writes beside its checkpoints; ImageNet's for 1000 classes, said in the log
+        as a guess; the indices when nothing is known), ``None`` without weights.
     """
     opts = model_options(name, pretrained, num_classes, **options)
     model = revert_sync_batchnorm(get_model(opts)).eval()

@@ -52,14 +52,23 @@ def instance_tensor(meta: Tensor, size: int, axis: int, method: str) -> Tensor:
 _INDEX_CACHE: Dict[Tuple[int, torch.device], Tensor] = {}
 
 
+def _make_circulant_index(length: int, device: torch.device) -> Tensor:
+    steps = torch.arange(length, device=device)
+    return (steps[None, :] - steps[:, None]) % length
+
+
 def _circulant_index(length: int, device: torch.device) -> Tensor:
+    """The ``L x L`` index of circulant matrices, cached per length and device in eager mode. The
+    cached index is an ordinary tensor even when first made under ``torch.inference_mode`` (an
+    inference tensor could never be saved for a later training step's backward)."""
+    if is_tracing():
+        return _make_circulant_index(length, device)
     key = (length, device)
-    index = None if is_tracing() else _INDEX_CACHE.get(key)
+    index = _INDEX_CACHE.get(key)
     if index is None:
-        steps = torch.arange(length, device=device)
-        index = (steps[None, :] - steps[:, None]) % length
-        if not is_tracing():
-            _INDEX_CACHE[key] = index
+        with torch.inference_mode(False):
+            index = _make_circulant_index(length, device)
+        _INDEX_CACHE[key] = index
     return index
 
 

@@ -202,3 +202,25 @@ def test_deployable_exports(built):
     assert len(got) == len(expected) == len(model.output_names)
     for a, b in zip(got, expected):
         assert a.shape == b.shape and relative_error(a, b) <= 1e-4
+
+
+def test_cvnets_calls_hooks_without_probing_and_imports_at_the_top():
+    """No ``hasattr`` and no ``getattr`` with a fallback in cvnets/ (a hook is a method of a base class),
+    and no project import inside a function (helpers sit below the modules that use them)."""
+    import ast
+
+    from conftest import ROOT
+
+    offenders = []
+    for path in sorted((ROOT / "cvnets").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (
+                    node.func.id == "hasattr" or (node.func.id == "getattr" and len(node.args) == 3)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").split(".")[0] in (
+                            "cvnets", "data", "engine", "loss_fn", "metrics", "optim", "options", "utils"):
+                        offenders.append(f"{path.relative_to(ROOT)}:{inner.lineno} {ast.unparse(inner)}")
+    assert not offenders, "; ".join(offenders)

@@ -41,9 +41,6 @@ SIDE_OF = {"parc_convnext_xt": 224, "parc_resnet50": 224, "parc_mobilenetv2": 22
 HEAVY = {"parcnet_h", "parc_resnet50", "maskrcnn_parc_resnet50", "maskrcnn_resnet50", "maskrcnn_parc_convnext_xt",
          "maskrcnn_convnext_xt", "upernet_parc_resnet50", "upernet_resnet50", "upernet_parc_convnext_xt",
          "upernet_convnext_xt"}
-# exported in the default run: one model per kind of deployable (a classifier, a ParC pair, SSD's
-# decoded boxes, DeepLabV3's and UperNet's logits); the others in the slow run, for the time they take
-DEFAULT_EXPORTS = {"resnet50", "parc_mobilenetv2", "ssd_mobilevit_xs", "deeplabv3_mobilevit_xs", "upernet_parc_mobilenetv2"}
 NAMES = list_models()
 REGISTRIES = {"classification": CLS_MODEL_REGISTRY, "detection": DET_MODEL_REGISTRY, "segmentation": SEG_MODEL_REGISTRY}
 
@@ -60,8 +57,7 @@ def model_class(name: str) -> type:
 
 
 HEAVY_MARKED = [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in NAMES]
-EXPORTS_MARKED = [n if n in DEFAULT_EXPORTS else pytest.param(n, marks=pytest.mark.slow)
-                  for n in NAMES if model_class(n).output_names]  # those that have something to deploy
+EXPORTS_MARKED = [p for p, n in zip(HEAVY_MARKED, NAMES) if model_class(n).output_names]  # something to deploy
 
 
 @lru_cache(maxsize=None)

@@ -38,7 +38,7 @@ def predict_boxes(model: nn.Module, images: torch.Tensor, multiple: int = 32) ->
     its inputs itself)."""
     from engine.eval_setup import fit_to_multiple
 
-    if getattr(model, "resizes_inputs", False):
+    if model.resizes_inputs:
         return model.predict(images)
     return model.predict(fit_to_multiple(images, multiple))
 
@@ -135,7 +135,7 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
     from utils.drawing import draw_detections
 
     # always resized, as the original does, unless the model resizes its inputs itself
-    resize = [] if getattr(model, "resizes_inputs", False) else [Resize(opts, evaluation_size(opts))]
+    resize = [] if model.resizes_inputs else [Resize(opts, evaluation_size(opts))]
     transform = Compose(resize + [ToTensor(opts)])
     names = detection_class_names(opts, model.n_classes)
     out_dir.detection_images.mkdir(parents=True, exist_ok=True)

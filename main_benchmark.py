@@ -126,12 +126,12 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     model = get_model(opts).eval()
     h, w = input_size(opts)
     name = Path(getattr(opts, "common.config_file") or "model").stem
-    convention = getattr(model, "profile_convention", "cvnets")
+    convention = model.profile_convention
     profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages(), convention)
     result: Dict[str, Any] = {"model": name, "params": int(profile.params), "macs": int(round(profile.macs)),
                               "input_size": [h, w]}
     where = f"{h}x{w}"
-    if callable(getattr(model, "resized_input_size", None)):  # a detector that resizes its inputs itself
+    if model.resizes_inputs:  # a detector that resizes its inputs itself
         result["resized_input_size"] = list(model.resized_input_size(h, w))
         where += " resized by the model to {}x{}".format(*result["resized_input_size"])
     print(format_profile(profile, f"{name} at {where} (MACs counted as {convention} does)"))

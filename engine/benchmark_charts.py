@@ -60,8 +60,7 @@ def measure_models(names: Sequence[str], build: Callable[[str], nn.Module], inpu
         model = build(name).eval()
         h, w = input_size or config_input_size(model.opts)
         x = torch.rand(1, 3, h, w)
-        profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages(),
-                                getattr(model, "profile_convention", "cvnets"))
+        profile = profile_model(model, torch.zeros(1, 3, h, w), model.profile_stages(), model.profile_convention)
         entry = zoo_entry(name)
         rows.append({"model": name, "title": entry.title, "task": entry.task, "baseline": entry.baseline,
                      "input_size": [h, w], "params": int(profile.params), "macs": int(round(profile.macs))})

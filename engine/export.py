@@ -14,13 +14,14 @@ import json
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cvnets.misc.boxes import center_to_corner, decode
+from cvnets.models.base import Backbone, SegmentationModel
+from cvnets.models.detection import SingleShotDetector
 from cvnets.modules import parc
 from utils.errors import ExportError
 from utils.io import write_text
@@ -30,53 +31,16 @@ ONNX_EXPORTERS = ("dynamo", "legacy")
 ONNX_OPSET = 18
 PARITY_TOLERANCE = 1e-4
 INPUT_NAME = "image"
-OUTPUT_NAMES = {"classification": ["logits"], "detection": ["scores", "boxes"], "segmentation": ["logits"]}
+# what each task's exportable models output (their ``output_names`` hook)
+OUTPUT_NAMES = {"classification": list(Backbone.output_names), "detection": list(SingleShotDetector.output_names),
+                "segmentation": list(SegmentationModel.output_names)}
 
 Runner = Callable[[np.ndarray], List[np.ndarray]]
 
 
-class DecodedDetector(nn.Module):
-    """An SSD detector whose outputs are class probabilities (``N x anchors x classes``) and
-    corner-form boxes (``N x anchors x 4``) for inputs of one size, its anchors held as a buffer."""
-
-    def __init__(self, detector: nn.Module, input_size: Sequence[int]) -> None:
-        super().__init__()
-        self.detector = detector
-        device = next(detector.parameters()).device
-        with torch.no_grad():
-            _, _, sizes = detector._heads(torch.zeros(1, 3, *input_size, device=device))
-        self.register_buffer("anchors", detector.anchors(sizes).to(device))
-        self.center_variance, self.size_variance = detector.center_variance, detector.size_variance
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        confidences, locations = self.detector(x)
-        boxes = center_to_corner(decode(locations, self.anchors, self.center_variance, self.size_variance))
-        return confidences.softmax(dim=-1), boxes
-
-
-class SegmentationLogits(nn.Module):
-    """A segmentation model without its auxiliary output."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.model(x)
-        return out[0] if isinstance(out, (tuple, list)) else out
-
-
 def deployable(model: nn.Module, task: str, input_size: Sequence[int]) -> nn.Module:
-    """``model`` (in eval mode) with the outputs a deployment uses, for ``task``."""
-    model.eval()
-    if task == "detection":
-        if not callable(getattr(model, "_heads", None)):
-            raise ExportError(f"only SSD detectors can be exported; {type(model).__name__} cannot "
-                              f"(its proposals and masks are computed with data-dependent shapes)")
-        return DecodedDetector(model, input_size).eval()
-    if task == "segmentation":
-        return SegmentationLogits(model).eval()
-    return model
+    """``model`` (in eval mode) with the outputs a deployment uses (the model's ``deployable`` hook)."""
+    return model.eval().deployable(input_size).eval()
 
 
 def onnx_implementation() -> Any:

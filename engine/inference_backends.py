@@ -120,7 +120,7 @@ class PreparedModel:
             return lambda: session(array)
         mnn_path = onnx_path.with_suffix(".mnn")
         convert_to_mnn(onnx_path, mnn_path)
-        run = _mnn_runner(mnn_path, export.OUTPUT_NAMES[task], threads, array)
+        run = _mnn_runner(mnn_path, list(model.output_names), threads, array)
         self.error = _check(backend, run(), expected, MNN_TOLERANCE)
         return run
 

@@ -13,7 +13,7 @@ from utils.distributed import unwrap
 def forward_model(model: nn.Module, images: Any, target: Any) -> Any:
     """``model(images, target)`` for a model that computes its own losses from the targets
     (``takes_targets``, e.g. Mask R-CNN), else ``model(images)``."""
-    if getattr(unwrap(model), "takes_targets", False):
+    if unwrap(model).takes_targets:
         return model(images, target)
     return model(images)
 

@@ -1,4 +1,5 @@
-"""Classification losses: ``cross_entropy`` and ``label_smoothing``."""
+"""Classification losses (``loss.category: classification``), selected by ``loss.classification.name``:
+``cross_entropy`` and ``label_smoothing``."""
 from __future__ import annotations
 
 import argparse
@@ -7,31 +8,25 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 
-from loss_fn.base import LOSS_REGISTRY, BaseCriterion, batch_class_weights
-from utils.errors import ConfigError
+from loss_fn.base import LOSS_REGISTRY, BaseCriterion, TaskLoss, batch_class_weights
 from utils.opts import add_options
+from utils.registry import Registry
 
-CLASSIFICATION_LOSSES = ("cross_entropy", "label_smoothing")
+CLASSIFICATION_LOSS_REGISTRY = Registry("classification loss", option="loss.classification.name")
 
 
-@LOSS_REGISTRY.register("classification")
-class ClassificationLoss(BaseCriterion):
-    """Cross-entropy over ``N x C`` logits, with optional label smoothing during training:
-    ``(1 - s) * NLL + s / C * sum_c(-log p_c)``; in eval mode plain cross-entropy.
+@CLASSIFICATION_LOSS_REGISTRY.register("cross_entropy")
+class CrossEntropy(BaseCriterion):
+    """Cross-entropy over ``N x C`` logits.
 
     The target is ``N`` class indices, or ``N x C`` class probabilities (the soft targets of MixUp
-    and CutMix): then the loss is ``sum_c(-q_c log p_c)`` with ``q = (1 - s) * target + s / C``,
-    timm's SoftTargetCrossEntropy on its smoothed mixed targets. Class weights, when asked for,
-    follow each row's largest target."""
+    and CutMix): then the loss is ``sum_c(-q_c log p_c)``, timm's SoftTargetCrossEntropy. Class
+    weights, when asked for, follow each row's largest target."""
+
+    smoothing = 0.0
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        name = getattr(opts, "loss.classification.name")
-        if name not in CLASSIFICATION_LOSSES:
-            raise ConfigError(f"loss.classification.name {name!r}: choose one of {', '.join(CLASSIFICATION_LOSSES)}")
-        self.name = name
-        self.smoothing = float(getattr(opts, "loss.classification.label_smoothing_factor")) \
-            if name == "label_smoothing" else 0.0
         self.ignore_index = int(getattr(opts, "loss.ignore_idx"))
         self.class_weights = bool(getattr(opts, "loss.classification.cross_entropy_class_weights"))
 
@@ -49,13 +44,37 @@ class ClassificationLoss(BaseCriterion):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        group = parser.add_argument_group("Classification loss (loss.category: classification)")
+        group = parser.add_argument_group("Cross-entropy (loss.classification.name: cross_entropy, label_smoothing)")
         add_options(group, "--loss.classification", [
-            ("name", "cross_entropy", "loss", dict(choices=CLASSIFICATION_LOSSES)),
-            ("label-smoothing-factor", 0.1, "label smoothing of label_smoothing"),
             ("cross-entropy-class-weights", False, "weight classes by their inverse log-frequency in the batch"),
         ])
         return parser
 
     def extra_repr(self) -> str:
-        return f"name={self.name}, smoothing={self.smoothing}"
+        return f"smoothing={self.smoothing}"
+
+
+@CLASSIFICATION_LOSS_REGISTRY.register("label_smoothing")
+class LabelSmoothingCrossEntropy(CrossEntropy):
+    """Cross-entropy with label smoothing ``s`` during training: ``(1 - s) * NLL + s / C *
+    sum_c(-log p_c)`` (soft targets ``q`` become ``(1 - s) * q + s / C``); in eval mode plain
+    cross-entropy."""
+
+    def __init__(self, opts: Any) -> None:
+        super().__init__(opts)
+        self.smoothing = float(getattr(opts, "loss.classification.label_smoothing_factor"))
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Label smoothing (loss.classification.name: label_smoothing)")
+        add_options(group, "--loss.classification", [
+            ("label-smoothing-factor", 0.1, "label smoothing of label_smoothing"),
+        ])
+        return parser
+
+
+@LOSS_REGISTRY.register("classification")
+class ClassificationLoss(TaskLoss):
+    """The classification loss named by ``loss.classification.name``."""
+
+    task, variants, default = "classification", CLASSIFICATION_LOSS_REGISTRY, "cross_entropy"

@@ -1,5 +1,6 @@
-"""Detection losses (``loss.category: detection``), selected by ``loss.detection.name``, and SSD's
-multibox loss (``ssd_multibox_loss``)."""
+"""Detection losses (``loss.category: detection``), selected by ``loss.detection.name``: SSD's
+multibox loss (``ssd_multibox_loss``) here, the detector's own losses (``mask_rcnn_loss``) in
+:mod:`loss_fn.model_losses`."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from loss_fn.base import LOSS_REGISTRY, BaseCriterion
+from loss_fn.base import LOSS_REGISTRY, BaseCriterion, TaskLoss
 from utils import logger
 from utils.errors import ConfigError
 from utils.opts import add_options
@@ -19,28 +20,18 @@ DETECTION_LOSS_REGISTRY = Registry("detection loss", option="loss.detection.name
 
 
 @LOSS_REGISTRY.register("detection")
-class DetectionLoss(BaseCriterion):
-    """The detection loss named by ``loss.detection.name``."""
+class DetectionLoss(TaskLoss):
+    """The detection loss named by ``loss.detection.name``; ``mask_rcnn_loss`` goes with
+    ``model.detection.name: mask_rcnn`` and only with it (Mask R-CNN computes its own losses)."""
+
+    task, variants, default = "detection", DETECTION_LOSS_REGISTRY, "ssd_multibox_loss"
 
     def __init__(self, opts: Any) -> None:
-        super().__init__()
         name, model = getattr(opts, "loss.detection.name"), getattr(opts, "model.detection.name")
-        if (name == "mask_rcnn_loss") != (model == "mask_rcnn"):  # Mask R-CNN computes its own losses
+        if (name == "mask_rcnn_loss") != (model == "mask_rcnn"):
             wanted = "mask_rcnn_loss" if model == "mask_rcnn" else "a loss other than mask_rcnn_loss"
             raise ConfigError(f"loss.detection.name {name} does not fit model.detection.name {model}: use {wanted}")
-        self.loss = DETECTION_LOSS_REGISTRY.get(name)(opts)
-
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return self.loss(prediction, target)
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        group = parser.add_argument_group("Detection loss (loss.category: detection)")
-        add_options(group, "--loss.detection", [
-            ("name", "ssd_multibox_loss", "loss", dict(choices=DETECTION_LOSS_REGISTRY.names())),
-        ])
-        DETECTION_LOSS_REGISTRY.add_arguments(parser)
-        return parser
+        super().__init__(opts)
 
 
 def hard_negative_mask(background_loss: Tensor, labels: Tensor, neg_pos_ratio: int) -> Tensor:

@@ -1,4 +1,5 @@
-"""Segmentation loss (``loss.segmentation.name: cross_entropy``)."""
+"""Segmentation losses (``loss.category: segmentation``), selected by ``loss.segmentation.name``:
+``cross_entropy``."""
 from __future__ import annotations
 
 import argparse
@@ -7,12 +8,14 @@ from typing import Any, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor
 
-from loss_fn.base import LOSS_REGISTRY, BaseCriterion, batch_class_weights
-from utils.errors import ConfigError
+from loss_fn.base import LOSS_REGISTRY, BaseCriterion, TaskLoss, batch_class_weights
 from utils.opts import add_options
+from utils.registry import Registry
+
+SEGMENTATION_LOSS_REGISTRY = Registry("segmentation loss", option="loss.segmentation.name")
 
 
-@LOSS_REGISTRY.register("segmentation")
+@SEGMENTATION_LOSS_REGISTRY.register("cross_entropy")
 class SegmentationCrossEntropy(BaseCriterion):
     """Pixel-wise cross-entropy that skips ``loss.ignore_idx``; logits of another size than the
     mask are resized to it (nearest). With an auxiliary output (training), the loss is
@@ -20,9 +23,6 @@ class SegmentationCrossEntropy(BaseCriterion):
 
     def __init__(self, opts: Any) -> None:
         super().__init__()
-        name = getattr(opts, "loss.segmentation.name")
-        if name != "cross_entropy":
-            raise ConfigError(f"loss.segmentation.name {name!r}: choose cross_entropy")
         self.ignore_index = int(getattr(opts, "loss.ignore_idx"))
         self.aux_weight = float(getattr(opts, "loss.segmentation.cross_entropy_aux_weight"))
         self.class_weights = bool(getattr(opts, "loss.segmentation.cross_entropy_class_weights"))
@@ -44,10 +44,16 @@ class SegmentationCrossEntropy(BaseCriterion):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        group = parser.add_argument_group("Segmentation loss (loss.category: segmentation)")
+        group = parser.add_argument_group("Segmentation cross-entropy (loss.segmentation.name: cross_entropy)")
         add_options(group, "--loss.segmentation", [
-            ("name", "cross_entropy", "loss", dict(choices=["cross_entropy"])),
             ("cross-entropy-aux-weight", 0.4, "weight of the auxiliary head's loss"),
             ("cross-entropy-class-weights", False, "weight classes by their inverse log-frequency in the batch"),
         ])
         return parser
+
+
+@LOSS_REGISTRY.register("segmentation")
+class SegmentationLoss(TaskLoss):
+    """The segmentation loss named by ``loss.segmentation.name``."""
+
+    task, variants, default = "segmentation", SEGMENTATION_LOSS_REGISTRY, "cross_entropy"

@@ -54,7 +54,7 @@ def model_parameter_groups(model: nn.Module, opts: Any) -> List[Dict[str, Any]]:
     own after the groups of all other parameters."""
     weight_decay = non_negative(opts, "optim.weight_decay")
     no_decay = bool(getattr(opts, "optim.no_decay_bn_filter_bias"))
-    multipliers = model.lr_multipliers() if hasattr(model, "lr_multipliers") else {}
+    multipliers = model.lr_multipliers()
     prefixes = tuple(f"{name}." for name in multipliers)
     rest = [(n, p) for n, p in model.named_parameters() if not n.startswith(prefixes)]
     groups = parameter_groups(rest, weight_decay, no_decay)

@@ -75,8 +75,7 @@ def check_against_manifest(name: str, mac_tolerance: float = 0.01) -> torch.nn.M
     assert state_dict_entries(model) == manifest["state_dict"]
     assert sum(p.numel() for p in model.parameters()) == manifest["num_parameters"]
     side = manifest["input_size"]
-    profile = profile_model(model, torch.zeros(1, 3, side, side), model.profile_stages(),
-                            getattr(model, "profile_convention", "cvnets"))
+    profile = profile_model(model, torch.zeros(1, 3, side, side), model.profile_stages(), model.profile_convention)
     assert abs(profile.macs / 1e6 / manifest["macs_millions"] - 1) <= mac_tolerance
     return model
 
@@ -95,6 +94,29 @@ def golden_model(name: str) -> Tuple[torch.nn.Module, Dict]:
 
 def golden_input(golden: Dict, size: int) -> torch.Tensor:
     return golden[size]["x_u8"].permute(0, 3, 1, 2).float() / 255
+
+
+def named_models(task: str, model: str) -> List[str]:
+    """The named models (``cvnets.list_models``) whose config builds ``model.<task>.name: <model>``."""
+    import yaml
+
+    from utils.zoo import MODEL_ZOO
+
+    return [name for name, entry in MODEL_ZOO.items()
+            if entry.task == task and yaml.safe_load(entry.config_path.read_text())["model"][task]["name"] == model]
+
+
+def randomise_statistics(model: torch.nn.Module) -> None:
+    """Batch norms with statistics and affine parameters far from the identity, so folding shows."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if hasattr(module, "running_var") and module.running_var is not None:
+            n = module.running_var.numel()
+            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.2)
+            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+            if getattr(module, "weight", None) is not None:
+                module.weight.data.copy_(torch.randn(n, generator=generator) * 0.2 + 1)
+                module.bias.data.copy_(torch.randn(n, generator=generator) * 0.2)
 
 
 def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import training_opts
+from conftest import named_models, training_opts
 from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
+from utils.zoo import zoo_entry
 from data.datasets import COCOInstanceSegmentation
 from utils.errors import DataError
 
 DEMO_CONFIG = "config/detection/demo/maskrcnn_parcnet_digits.yaml"
 RESNET_CONFIG = "config/detection/parc_convnets/maskrcnn_resnet50.yaml"
-DET_CONFIGS = ["maskrcnn_resnet50", "maskrcnn_parc_resnet50", "maskrcnn_convnext_xt", "maskrcnn_parc_convnext_xt"]
+DET_CONFIGS = named_models("detection", "mask_rcnn")
 
 
 def parameter_shapes(model):
@@ -277,7 +278,7 @@ def test_multi_step_schedule():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DET_CONFIGS)
 def test_detection_configs_build_and_profile(name, capsys):
-    assert_benchmark_profiles(f"config/detection/parc_convnets/{name}.yaml", [
+    assert_benchmark_profiles(str(zoo_entry(name).config_path), [
         "--benchmark.input-size", "96", "--model.detection.mask-rcnn.min-size", "96",
         "--model.detection.mask-rcnn.max-size", "96"], capsys)
 

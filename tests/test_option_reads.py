@@ -71,16 +71,16 @@ def test_options_are_read_without_a_second_default():
 
 def test_reading_an_undeclared_option_names_the_key_and_the_reader(monkeypatch):
     from cvnets import get_model
-    from cvnets.models.classification import edgeformer
+    from cvnets.models.classification import parcnet
     from utils.errors import ConfigError, UndeclaredOptionError
 
-    original = edgeformer.ParCNet.__init__
+    original = parcnet.ParCNet.__init__
 
     def reads_a_typo(self, opts, *args, **kwargs):
         getattr(opts, "model.classification.edge.scalee")
         original(self, opts, *args, **kwargs)
 
-    monkeypatch.setattr(edgeformer.ParCNet, "__init__", reads_a_typo)
+    monkeypatch.setattr(parcnet.ParCNet, "__init__", reads_a_typo)
     opts = training_opts(["--common.config-file", "config/classification/edgeformer/edgeformer_xs.yaml"])
     with pytest.raises(UndeclaredOptionError) as caught:
         get_model(opts)

@@ -122,3 +122,36 @@ def test_parc_conv_module(groups):
         op(torch.randn(1, 6, 5, 9))
     resized = ParCConv(6, "W", 7, groups=groups, resize="interpolation_bilinear")
     assert resized(torch.randn(1, 6, 5, 9)).shape == (1, 6, 5, 9)
+
+
+def test_evaluating_under_inference_mode_first_does_not_break_training_later(monkeypatch):
+    """The first ParC forward of the process runs under torch.inference_mode (an evaluation); a
+    training step of a ParC model afterwards still runs its backward."""
+    from cvnets import get_model
+    from conftest import training_opts
+
+    monkeypatch.setattr(parc, "_INDEX_CACHE", {})  # as in a fresh process
+    model = get_model(training_opts(["--common.config-file", "config/classification/edgeformer/edgeformer_xs.yaml"]))
+    x = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        model.eval()(x)
+    assert parc._INDEX_CACHE  # the evaluation filled the cache
+    model.train()
+    loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([1, 2]))
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_kernels_cached_under_inference_mode_are_not_used_by_a_frozen_block_in_training():
+    """Frozen ParC parameters in training (the frozen stages of a detector) after an evaluation
+    under torch.inference_mode: the input's gradient still flows through the block."""
+    block = ParCBlock(8, 8, "interpolation_bilinear", use_pe=True, ffn_dim=16).eval()
+    for param in block.parameters():
+        param.requires_grad_(False)
+    x = torch.randn(1, 16, 9, 9)
+    with torch.inference_mode():
+        expected = block(x)
+    trained = x.clone().requires_grad_(True)
+    out = block(trained)
+    out.square().mean().backward()
+    assert trained.grad is not None and torch.allclose(out.detach(), expected, atol=1e-6)

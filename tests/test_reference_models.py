@@ -59,13 +59,16 @@ def test_benchmark_counts_match_manifest(name):
 
 def test_output_stride_dilates_the_last_stages():
     opts = training_opts(["--common.config-file", "config/classification/edgeformer/edgeformer_s.yaml"])
-    from cvnets.models.classification.edgeformer import ParCNet
+    from cvnets.models.classification.parcnet import ParCNet
 
     x = torch.rand(1, 3, 128, 128)
-    for stride, size in ((None, 4), (16, 8), (8, 16)):
+    for stride, size, reductions in ((None, 4, [4, 8, 16, 32]), (16, 8, [4, 8, 16, 16]), (8, 16, [4, 8, 8, 8])):
         model = ParCNet(opts, output_stride=stride).eval()
         with torch.no_grad():
-            assert model.extract_end_points_all(x)["out_l5"].shape[-1] == size
+            features = model.forward_features(x)
+        assert features[-1].shape[-1] == size
+        assert [info.reduction for info in model.feature_info()] == reductions  # the stages say so
+        assert [128 // f.shape[-1] for f in features] == reductions
 
 
 @pytest.mark.parametrize("config", ["config/classification/edgeformer/edgeformer_xs.yaml",

@@ -4,12 +4,21 @@ import pytest
 import torch
 
 from conftest import training_opts
+from cvnets.models.base import BaseModel
 from optim import build_optimizer, build_scheduler
 from utils.errors import ConfigError
 
 COSINE = ["--scheduler.name", "cosine", "--scheduler.max-epochs", "10", "--scheduler.warmup-iterations", "100",
           "--scheduler.warmup-init-lr", "0.0004", "--scheduler.cosine.max-lr", "0.004",
           "--scheduler.cosine.min-lr", "0.0004"]
+
+
+class Layers(BaseModel):
+    """A model of the given layers (the optimizer takes registered models)."""
+
+    def __init__(self, *layers: torch.nn.Module) -> None:
+        super().__init__()
+        self.layers = torch.nn.Sequential(*layers)
 
 
 def test_cosine_epoch_based_with_warmup():
@@ -57,7 +66,7 @@ def test_cyclic():
 
 
 def test_group_multipliers_and_rounding():
-    model = torch.nn.Linear(2, 2)
+    model = Layers(torch.nn.Linear(2, 2))
     opts = training_opts(COSINE + ["--optim.name", "sgd"])
     optimizer = build_optimizer(model, opts)
     optimizer.param_groups[0]["lr_multiplier"] = 10.0
@@ -66,7 +75,7 @@ def test_group_multipliers_and_rounding():
 
 
 def test_no_decay_bn_filter_bias_groups():
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    model = Layers(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
     opts = training_opts(["--optim.name", "adamw", "--optim.weight-decay", "0.05", "--optim.no-decay-bn-filter-bias"])
     groups = build_optimizer(model, opts).param_groups
     assert [(len(g["params"]), g["weight_decay"]) for g in groups] == [(1, 0.05), (3, 0.0)]

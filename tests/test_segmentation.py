@@ -176,6 +176,29 @@ def test_aux_head_and_head_learning_rate(output_stride):
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
+def test_level5_expansion_feeds_the_head():
+    """With use_level5_exp the backbone keeps its 1x1 expansion and DeepLabV3's ASPP reads it; a
+    backbone without one refuses the option in one line."""
+    from utils.errors import ConfigError
+
+    x = torch.rand(1, 3, 64, 64)
+    model = get_model(training_opts(["--common.config-file", SEG_CONFIG, "--model.segmentation.use-level5-exp"]))
+    exp = model.encoder.conv_1x1_exp.block.conv
+    assert exp.out_channels == 640  # ParC-Net-XS: min(4 x 160, 960)
+    assert model.seg_head.aspp.aspp_layer.convs[0].block.conv.in_channels == 640
+    seen = []
+    exp.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    with torch.no_grad():
+        assert model.eval()(x).shape == (1, 11, 64, 64)
+    assert seen == [(1, 640, 8, 8)]  # at the output stride 8 of the config
+    plain = get_model(training_opts(["--common.config-file", SEG_CONFIG]))
+    assert not any(k.startswith("encoder.conv_1x1_exp") for k in plain.state_dict())
+    with pytest.raises(ConfigError, match=r"ResNet has no 1x1 expansion .* \(model.segmentation.use_level5_exp\)"):
+        get_model(training_opts(["--common.config-file", SEG_CONFIG, "--model.segmentation.use-level5-exp",
+                                 "--model.segmentation.output-stride", "32", "--model.classification.name",
+                                 "resnet"]))
+
+
 def test_short_segmentation_training_and_eval_seg(digits_voc, tmp_path):
     import eval_seg
     from engine.training import train

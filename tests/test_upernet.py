@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import training_opts
+from conftest import named_models, training_opts
 from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
+from utils.zoo import zoo_entry
 from data.datasets import ADE20KDataset
 from utils.errors import DataError
 
 DEMO_CONFIG = "config/segmentation/demo/upernet_parcnet_digits.yaml"
-SEG_CONFIGS = ["upernet_resnet50", "upernet_parc_resnet50", "upernet_convnext_xt", "upernet_parc_convnext_xt",
-               "upernet_mobilenetv2", "upernet_parc_mobilenetv2"]
+SEG_CONFIGS = named_models("segmentation", "upernet")
 
 
 def test_upernet_outputs_auxiliary_head_and_head_learning_rate():
@@ -116,7 +116,7 @@ def test_eval_seg_miou_on_ade20k_equals_a_hand_computation(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SEG_CONFIGS)
 def test_segmentation_configs_build_and_profile(name, capsys):
-    assert_benchmark_profiles(f"config/segmentation/parc_convnets/{name}.yaml", ["--benchmark.input-size", "64"], capsys)
+    assert_benchmark_profiles(str(zoo_entry(name).config_path), ["--benchmark.input-size", "64"], capsys)
 
 
 @pytest.mark.slow

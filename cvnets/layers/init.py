@@ -1,7 +1,7 @@
 """Weight initialisation selected by ``model.layer.conv_init`` and ``model.layer.linear_init``."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from torch import nn
 
@@ -11,9 +11,9 @@ from utils.errors import ConfigError
 INIT_METHODS = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal", "trunc_normal")
 
 
-def init_weight(module: nn.Module, method: str, std: Optional[float]) -> None:
+def init_weight(module: Union[nn.Conv2d, nn.Linear], method: str, std: Optional[float]) -> None:
     """Initialise ``module.weight`` by ``method`` and zero its bias."""
-    weight = getattr(module, "weight", None)
+    weight = module.weight
     if weight is not None:
         if method == "kaiming_normal":
             nn.init.kaiming_normal_(weight, mode="fan_out")
@@ -28,9 +28,8 @@ def init_weight(module: nn.Module, method: str, std: Optional[float]) -> None:
             (nn.init.normal_ if method == "normal" else nn.init.trunc_normal_)(weight, mean=0.0, std=sigma)
         else:
             raise ConfigError(f"unknown weight initialisation {method!r}; choose one of: {', '.join(INIT_METHODS)}")
-    bias = getattr(module, "bias", None)
-    if bias is not None:
-        nn.init.zeros_(bias)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
 
 
 def initialize_weights(opts: Any, model: nn.Module) -> None:
@@ -45,7 +44,7 @@ def initialize_weights(opts: Any, model: nn.Module) -> None:
         elif isinstance(module, nn.Linear):
             init_weight(module, linear_method, linear_std)
         elif isinstance(module, NORM_TYPES):
-            if getattr(module, "weight", None) is not None:
+            if module.weight is not None:
                 nn.init.ones_(module.weight)
-            if getattr(module, "bias", None) is not None:
+            if module.bias is not None:
                 nn.init.zeros_(module.bias)

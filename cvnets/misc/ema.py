@@ -18,7 +18,8 @@ from utils.opts import add_options
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
+    """The model inside a (distributed) data-parallel wrapper."""
+    return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
 
 
 def _tensors(model: nn.Module) -> Iterator[Tuple[str, Tensor]]:

@@ -11,100 +11,34 @@ What it folds (outputs stay within 1e-4 relative error of the original model):
   ConvNeXt's layer scale into the linear layer before it;
 * dropout, stochastic depth and identity layers out of sequential containers.
 
-Modules whose structure is not a plain sequence fold themselves in a ``fold_for_inference()``
-method (ParC stage, ParC bottleneck, ...), using the helpers here; torchvision's ResNet blocks are
-folded by the table :data:`CONV_NORM_PAIRS`.
+The folding operations themselves are :mod:`cvnets.layers.folding`. Modules whose structure is
+not a plain sequence fold themselves (:class:`~cvnets.layers.folding.FoldsForInference`: ParC
+stage, ParC bottleneck, ...); torchvision's ResNet blocks are folded by the table
+:data:`CONV_NORM_PAIRS`.
 """
 from __future__ import annotations
 
 import copy
-from typing import Dict, Iterable, Optional, Sequence, Tuple, Type
+from typing import Dict, Optional, Sequence, Tuple, Type
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from cvnets.layers import DropPath, FrozenBatchNorm
+from cvnets.layers import DropPath
+from cvnets.layers.folding import (FoldsForInference, fold_conv_norm_pairs, fold_layer_norm_into_linear,
+                                   fold_norm_before_conv, fold_norm_into_conv, folds_norm_before, is_batch_norm)
 from cvnets.modules.parc import ParCConv
 from cvnets.modules.parc_block import ParCBlock
-from cvnets.modules.parc_fused import FusedParCBlock, FusedParCConv, PlannedModule, norm_affine
+from cvnets.modules.parc_fused import FusedParCBlock, FusedParCConv, PlannedModule
 from cvnets.modules.transformer import MultiHeadAttention
 
-BATCH_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm, FrozenBatchNorm)
 NO_OPS = (nn.Dropout, nn.Dropout2d, nn.Identity, DropPath)
 # modules of other libraries whose convolutions feed batch norms held as attributes
 CONV_NORM_PAIRS: Dict[Type[nn.Module], Tuple[Tuple[str, str], ...]] = {
     Bottleneck: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
     BasicBlock: (("conv1", "bn1"), ("conv2", "bn2")),
 }
-
-
-def is_batch_norm(module: Optional[nn.Module]) -> bool:
-    return isinstance(module, BATCH_NORMS) and module.running_mean is not None
-
-
-def fold_norm_into_conv(conv: nn.Conv2d, norm: nn.Module) -> None:
-    """``norm(conv(x))`` becomes ``conv(x)`` with scaled weights and a bias."""
-    scale, shift = norm_affine(norm)
-    with torch.no_grad():
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
-        conv.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-        conv.bias = nn.Parameter(bias * scale + shift, requires_grad=False)
-
-
-def folds_norm_before(conv: Optional[nn.Module]) -> bool:
-    """Whether ``conv(norm(x))`` folds: a convolution that pads nothing sees only normalised values."""
-    return isinstance(conv, nn.Conv2d) and tuple(conv.padding) == (0, 0)
-
-
-def fold_norm_before_conv(norm: nn.Module, conv: nn.Conv2d) -> None:
-    """``conv(norm(x))`` becomes ``conv(x)`` with weights scaled per input channel and a bias."""
-    scale, shift = norm_affine(norm)
-    groups, out_channels = conv.groups, conv.out_channels
-    per_group = conv.in_channels // groups
-    # the input channels each output channel reads, as (out_channels, in_channels / groups)
-    scale = scale.view(groups, 1, per_group).expand(groups, out_channels // groups, per_group).reshape(out_channels, -1)
-    shift = shift.view(groups, 1, per_group).expand(groups, out_channels // groups, per_group).reshape(out_channels, -1)
-    with torch.no_grad():
-        added = (conv.weight * shift[:, :, None, None]).sum(dim=(1, 2, 3))
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(added)
-        conv.weight.copy_(conv.weight * scale[:, :, None, None])
-        conv.bias = nn.Parameter(bias + added, requires_grad=False)
-
-
-def fold_layer_norm_into_linear(norm: nn.LayerNorm, linear: nn.Linear) -> nn.LayerNorm:
-    """``linear(norm(x))``: the norm's affine parameters move into ``linear``; returns the plain norm."""
-    with torch.no_grad():
-        added = linear.weight @ norm.bias if norm.bias is not None else 0.0
-        if norm.weight is not None:
-            linear.weight.copy_(linear.weight * norm.weight[None, :])
-        bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
-        linear.bias = nn.Parameter(bias + added, requires_grad=False)
-    return nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False)
-
-
-def scale_linear_output(linear: nn.Linear, scale: Tensor) -> None:
-    """``scale * linear(x)`` becomes ``linear(x)``."""
-    with torch.no_grad():
-        linear.weight.copy_(linear.weight * scale[:, None])
-        if linear.bias is not None:
-            linear.bias.copy_(linear.bias * scale)
-
-
-def fold_norm_into_parc_pair(first: ParCConv, second: ParCConv, norm: nn.Module) -> Tuple[nn.Module, nn.Module]:
-    """``norm(cat(first(a), second(b)))``: the norm's halves fold into the two ParC convolutions."""
-    scale, shift = norm_affine(norm)
-    c = first.channels
-    return FusedParCConv(first, scale[:c], shift[:c]), FusedParCConv(second, scale[c:], shift[c:])
-
-
-def fold_conv_norm_pairs(module: nn.Module, pairs: Iterable[Tuple[str, str]]) -> None:
-    """Fold each ``(conv, norm)`` attribute pair of ``module``; the norms become identities."""
-    for conv_name, norm_name in pairs:
-        norm = getattr(module, norm_name)
-        if is_batch_norm(norm):
-            fold_norm_into_conv(getattr(module, conv_name), norm)
-            setattr(module, norm_name, nn.Identity())
 
 
 def _fold_sequential(seq: nn.Sequential) -> None:
@@ -135,7 +69,7 @@ def _fold_sequential(seq: nn.Sequential) -> None:
 
 
 def _fold(module: nn.Module) -> None:
-    if hasattr(module, "fold_for_inference"):
+    if isinstance(module, FoldsForInference):
         module.fold_for_inference()
     if type(module) in CONV_NORM_PAIRS:
         fold_conv_norm_pairs(module, CONV_NORM_PAIRS[type(module)])

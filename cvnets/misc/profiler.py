@@ -5,26 +5,44 @@ Two conventions, each the one the published numbers of a model family used:
 ``cvnets`` (the reference profiler, for ParC-Net, MobileViT and their SSD / DeepLabV3 versions):
 a convolution costs ``kh * kw * C_in / groups * C_out`` per output pixel (plus one per output for
 a bias), a linear layer ``in * out (+ out)`` per token; normalization, activation and pooling cost
-nothing. A module may define ``profile_macs(inputs, output)`` to count itself and everything
-inside it (the ParC blocks and the attention layer do, to follow the reference's formulas).
+nothing. A module that derives from :class:`CountsOwnMacs` counts itself and everything inside
+it (the ParC convolutions and blocks and the attention layer do, to follow the reference's
+formulas).
 
 ``fvcore`` (fvcore's FlopCountAnalysis, for the ParC ConvNets): convolutions and linear layers
 without their biases, batch norm (eval) 2 per element, layer and group norm 5 per element,
-adaptive average pooling 1 per input element. A module counts itself here only when it sets
-``profile_macs_without_bias`` (its ``profile_macs`` takes ``with_bias``: the ParC convolutions);
-a module that computes products with functions rather than sub-modules (the ParC block's
-depth-wise ParC products, attention's two matrix products) adds them with
-``functional_macs(inputs, output)``, its sub-modules counted as usual.
+adaptive average pooling 1 per input element. A module that computes products with functions
+rather than sub-modules (the ParC convolutions, the ParC block's depth-wise ParC products,
+attention's two matrix products) derives from :class:`CountsFunctionalMacs` and adds them, its
+sub-modules counted as usual.
 
 MACs are counted on one forward pass of one image.
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
+
+
+class CountsOwnMacs(abc.ABC):
+    """A module that counts its MACs, and those of everything inside it, under the ``cvnets`` convention."""
+
+    @abc.abstractmethod
+    def profile_macs(self, inputs: Sequence[Tensor], output: Any) -> float:
+        """MACs of one forward pass that took ``inputs`` and gave ``output``."""
+
+
+class CountsFunctionalMacs(abc.ABC):
+    """A module whose products are computed by functions, not sub-modules; under the ``fvcore``
+    convention they are added to the counts of its sub-modules."""
+
+    @abc.abstractmethod
+    def functional_macs(self, inputs: Sequence[Tensor], output: Any) -> float:
+        """fvcore's count of those products for one forward pass."""
 
 
 @dataclass
@@ -60,13 +78,6 @@ def _default_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> floa
     return 0.0
 
 
-def _counts_itself(module: nn.Module, convention: str) -> bool:
-    """Whether ``module`` counts itself and everything inside it under ``convention``."""
-    if not hasattr(module, "profile_macs"):
-        return False
-    return convention != "fvcore" or getattr(module, "profile_macs_without_bias", False)
-
-
 def _fvcore_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> float:
     if isinstance(module, nn.Conv2d) and isinstance(output, Tensor):
         n, c_out, h, w = output.shape
@@ -74,15 +85,13 @@ def _fvcore_macs(module: nn.Module, inputs: Sequence[Any], output: Any) -> float
         return float(kh * kw * (module.in_channels // module.groups) * c_out * h * w * n)
     if isinstance(module, nn.Linear) and isinstance(output, Tensor):
         return float(output.numel() // module.out_features * module.in_features * module.out_features)
-    if _counts_itself(module, "fvcore"):  # ParC convolutions: count them as their concatenate-and-convolve
-        return module.profile_macs(inputs, output, with_bias=False)
-    if hasattr(module, "functional_macs"):
+    if isinstance(module, CountsFunctionalMacs):
         return module.functional_macs(inputs, output)
     elements = inputs[0].numel() if inputs and isinstance(inputs[0], Tensor) else 0
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return float(elements * (2 if module.affine else 1))
     if isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
-        affine = getattr(module, "elementwise_affine", getattr(module, "affine", True))
+        affine = module.elementwise_affine if isinstance(module, nn.LayerNorm) else module.affine
         return float(elements * (5 if affine else 4))
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return float(elements)
@@ -110,11 +119,11 @@ def profile_model(model: nn.Module, inputs: Any, stages: Sequence[Tuple[str, nn.
         key = stage_stack[-1] if stage_stack else "other"  # a stage that is a single layer counts itself
         if id(module) in stage_names:
             stage_stack.pop()
-        if any(_counts_itself(outer, convention) for outer in stack):
-            return  # counted by an enclosing module
         if convention == "fvcore":
             count = _fvcore_macs(module, args, output)
-        elif hasattr(module, "profile_macs"):
+        elif any(isinstance(outer, CountsOwnMacs) for outer in stack):
+            return  # counted by an enclosing module
+        elif isinstance(module, CountsOwnMacs):
             count = module.profile_macs(args, output)
         else:
             count = _default_macs(module, args, output)

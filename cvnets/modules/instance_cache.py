@@ -53,7 +53,8 @@ class InstanceCache:
         if not self.usable(params, probe):
             return compute()
         stamp = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
-        full_key = (key, stamp)
+        # values made under inference mode are inference tensors, which a graph cannot save for backward
+        full_key = (key, stamp, torch.is_inference_mode_enabled())
         value = self._entries.get(full_key)
         if value is None:
             value = compute()

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cvnets.misc.profiler import CountsFunctionalMacs, CountsOwnMacs
 from cvnets.modules.instance_cache import InstanceCache, is_tracing
 from utils.errors import ConfigError
 
@@ -52,14 +53,23 @@ def instance_tensor(meta: Tensor, size: int, axis: int, method: str) -> Tensor:
 _INDEX_CACHE: Dict[Tuple[int, torch.device], Tensor] = {}
 
 
+def _make_circulant_index(length: int, device: torch.device) -> Tensor:
+    steps = torch.arange(length, device=device)
+    return (steps[None, :] - steps[:, None]) % length
+
+
 def _circulant_index(length: int, device: torch.device) -> Tensor:
+    """The ``L x L`` index of circulant matrices, cached per length and device in eager mode. The
+    cached index is an ordinary tensor even when first made under ``torch.inference_mode`` (an
+    inference tensor could never be saved for a later training step's backward)."""
+    if is_tracing():
+        return _make_circulant_index(length, device)
     key = (length, device)
-    index = None if is_tracing() else _INDEX_CACHE.get(key)
+    index = _INDEX_CACHE.get(key)
     if index is None:
-        steps = torch.arange(length, device=device)
-        index = (steps[None, :] - steps[:, None]) % length
-        if not is_tracing():
-            _INDEX_CACHE[key] = index
+        with torch.inference_mode(False):
+            index = _make_circulant_index(length, device)
+        _INDEX_CACHE[key] = index
     return index
 
 
@@ -186,7 +196,7 @@ def check_kernel_size(op: nn.Module, size: int) -> None:
             f"resize them (model.classification.parc.instance_kernel: interpolation_bilinear)")
 
 
-class ParCConv(nn.Module):
+class ParCConv(nn.Module, CountsOwnMacs, CountsFunctionalMacs):
     """A stand-alone ParC convolution along ``direction`` ("H" or "W") with a fixed global kernel.
 
     Parameters are ``gcc_conv`` (an ``nn.Conv2d`` with a ``global_kernel_size x 1`` or
@@ -233,15 +243,20 @@ class ParCConv(nn.Module):
             return parc_depthwise(x, weight, implementation, self.gcc_conv.bias, self.axis)
         return circular_conv(x, weight, self.gcc_conv.bias, self.axis, self.groups)
 
-    profile_macs_without_bias = True  # fvcore's convention: the profiler passes with_bias=False
-
-    def profile_macs(self, inputs: Sequence[Tensor], output: Tensor, with_bias: bool = True) -> float:
-        n, c, h, w = inputs[0].shape
-        length = inputs[0].shape[self.axis]
-        macs = length * (c // self.groups) * self.channels * h * w * n
+    def _macs(self, x: Tensor, with_bias: bool) -> float:
+        """The MACs of the concatenate-and-convolve form of this convolution on ``x``."""
+        n, c, h, w = x.shape
+        macs = x.shape[self.axis] * (c // self.groups) * self.channels * h * w * n
         if with_bias and self.gcc_conv.bias is not None:
             macs += self.channels * h * w * n
         return float(macs)
+
+    def profile_macs(self, inputs: Sequence[Tensor], output: Tensor) -> float:
+        return self._macs(inputs[0], with_bias=True)
+
+    def functional_macs(self, inputs: Sequence[Tensor], output: Tensor) -> float:
+        """fvcore's count: the convolution without its bias."""
+        return self._macs(inputs[0], with_bias=False)
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, direction={self.direction}, global_kernel_size={self.global_kernel_size}, "

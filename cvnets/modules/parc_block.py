@@ -21,6 +21,7 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from cvnets.misc.profiler import CountsFunctionalMacs, CountsOwnMacs
 from cvnets.modules.channel_attention import ChannelAttention
 from cvnets.modules.parc import InstanceCache, implementation_for, instance_tensor, parc_depthwise, prepare_kernel
 
@@ -54,7 +55,7 @@ def _channel_part_macs(channels: int, hidden: int, use_ca: bool, pixels: int) ->
     return macs
 
 
-class ParCBlock(nn.Module):
+class ParCBlock(nn.Module, CountsOwnMacs, CountsFunctionalMacs):
     """ParC block with global circular convolutions (kernels ``gcc`` and ``gcc_ca``).
 
     Args:
@@ -162,7 +163,7 @@ class ParCBlock(nn.Module):
                 f"ffn_dim={self.ffn_dim}, channel_attention={self.use_ca}")
 
 
-class BigKernelBlock(nn.Module):
+class BigKernelBlock(nn.Module, CountsOwnMacs):
     """The same block with large zero-padded depth-wise kernels (kernels ``bkc`` and ``bkc_ca``).
 
     As in the reference, the second convolution of each half keeps the first one's orientation

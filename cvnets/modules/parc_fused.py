@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from cvnets.layers.folding import norm_affine
 from cvnets.modules.instance_cache import InstanceCache
 from cvnets.modules.parc import (ParCConv, check_kernel_size, circular_conv, circulant, implementation_for,
                                  instance_tensor, parc_depthwise, prepare_kernel)
@@ -197,17 +198,9 @@ class FusedParCConv(PlannedModule):
         return f"channels={self.channels}, direction={self.direction}, groups={self.groups}, folded"
 
 
-def norm_affine(norm: nn.Module) -> Tuple[Tensor, Tensor]:
-    """``(scale, shift)`` of a batch norm (or frozen batch norm) in eval mode: ``y = scale * x + shift``."""
-    var = norm.running_var.detach().double()
-    scale = torch.rsqrt(var + norm.eps)
-    weight = getattr(norm, "weight", None)
-    if weight is not None:
-        scale = scale * weight.detach().double()
-    shift = -norm.running_mean.detach().double() * scale
-    bias = getattr(norm, "bias", None)
-    if bias is not None:
-        shift = shift + bias.detach().double()
-    dtype = norm.running_mean.dtype
-    return scale.to(dtype), shift.to(dtype)
-
+def fold_norm_into_parc_pair(first: ParCConv, second: ParCConv,
+                             norm: nn.Module) -> Tuple[FusedParCConv, FusedParCConv]:
+    """``norm(cat(first(a), second(b)))``: the norm's halves fold into the two ParC convolutions."""
+    scale, shift = norm_affine(norm)
+    c = first.channels
+    return FusedParCConv(first, scale[:c], shift[:c]), FusedParCConv(second, scale[c:], shift[c:])

@@ -14,12 +14,15 @@ import torch
 from torch import Tensor, nn
 
 from cvnets.layers import ConvLayer
+from cvnets.layers.folding import FoldsForInference, fold_norm_before_conv, folds_norm_before, is_batch_norm
 from cvnets.modules.parc_block import build_parc_block
 
 FUSIONS = ("add", "concat")
 
 
-class ParCStage(nn.Module):
+class ParCStage(nn.Module, FoldsForInference):
+    """Local representation, ParC blocks and fusion with the input (see the module's description)."""
+
     def __init__(self, opts: Any, in_channels: int, parc_channels: int, ffn_channels: int, n_blocks: int,
                  kernel: str = "gcc_ca", meta_kernel_size: int = 16, big_kernel_size: int = 0,
                  instance_kernel_method: str = "crop", fusion: str = "add", use_pe: bool = True,
@@ -53,11 +56,9 @@ class ParCStage(nn.Module):
         return self.local_global_fusion(torch.cat((y, x), dim=1))
 
     def fold_for_inference(self) -> None:
-        """Fold the batch norm after the blocks into the 1x1 channel adaptation (see cvnets.misc.fuse)."""
-        from cvnets.misc.fuse import fold_norm_before_conv, is_batch_norm
-
+        """Fold the batch norm after the blocks into the 1x1 channel adaptation."""
         norm, conv = self.spatial_global_rep[-1], self.channel_adaptive.block.conv
-        if is_batch_norm(norm) and tuple(conv.padding) == (0, 0):
+        if is_batch_norm(norm) and folds_norm_before(conv):
             fold_norm_before_conv(norm, conv)
             del self.spatial_global_rep[-1]
 

@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cvnets.layers import LinearLayer, build_activation, build_normalization
+from cvnets.misc.profiler import CountsFunctionalMacs, CountsOwnMacs
 
 
-class MultiHeadAttention(nn.Module):
+class MultiHeadAttention(nn.Module, CountsOwnMacs, CountsFunctionalMacs):
     """Self-attention over ``B x N x C`` tokens with a fused ``qkv_proj`` and an ``out_proj``."""
 
     def __init__(self, embed_dim: int, num_heads: int, attn_dropout: float = 0.0, bias: bool = True) -> None:

@@ -7,23 +7,24 @@ from typing import Any
 from torch import nn
 
 from cvnets.layers import with_task_activation
-from cvnets.models.classification import (edgeformer, mobilevit, parc_convnext,  # noqa: F401 (registration)
-                                          parc_mobilenetv2, parc_resnet)
-from cvnets.models.classification.base import BaseEncoder
+from cvnets.models.base import Backbone
+from cvnets.models.classification.encoder import BaseEncoder
 from cvnets.models.classification.parc_convnets import arguments_parc_convnets
-from cvnets.models.registry import CLS_MODEL_REGISTRY
+from cvnets.models.registry import CLS_MODEL_REGISTRY, import_modules
 from cvnets.models.weights import finish_model
 from utils.opts import add_options
 
+import_modules(__name__, __path__)  # each model file registers its models
 
-def build_classification_model(opts: Any, backbone: bool = False, **kwargs: Any) -> nn.Module:
+
+def build_classification_model(opts: Any, backbone: bool = False, **kwargs: Any) -> Backbone:
     """The configured classification model. As the ``backbone`` of a detection or segmentation
     model, its classifier (the entries under its ``classifier_prefixes``) is left out when
     ``model.classification.pretrained`` is loaded, so a checkpoint trained for any number of
     classes serves."""
     name = getattr(opts, "model.classification.name")
     model = CLS_MODEL_REGISTRY.get(name)(with_task_activation(opts, "classification"), **kwargs)
-    ignore = tuple(getattr(model, "classifier_prefixes", ("classifier.",))) if backbone else ()
+    ignore = model.classifier_prefixes if backbone else ()
     return finish_model(model, opts, "classification", ignore=ignore)
 
 
@@ -53,4 +54,4 @@ def arguments_classification(parser: argparse.ArgumentParser) -> argparse.Argume
     return parser
 
 
-__all__ = ["BaseEncoder", "CLS_MODEL_REGISTRY", "build_classification_model", "arguments_classification"]
+__all__ = ["Backbone", "BaseEncoder", "CLS_MODEL_REGISTRY", "build_classification_model", "arguments_classification"]

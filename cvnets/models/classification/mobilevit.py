@@ -7,7 +7,7 @@ from typing import Any, Optional
 from torch import nn
 
 from cvnets.layers import ConvLayer
-from cvnets.models.classification.base import BaseEncoder, dilation_plan, mv2_layer
+from cvnets.models.classification.encoder import BaseEncoder, dilation_plan, mv2_layer
 from cvnets.models.classification.mobilevit_config import MODES, MobileViTSpec
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import MobileViTBlock
@@ -31,7 +31,6 @@ class MobileViT(BaseEncoder):
         dilate = (False, False, False) + dilation_plan(output_stride)
 
         self.conv_1 = ConvLayer(opts, 3, 16, 3, stride=2)
-        self.model_conf_dict["conv1"] = {"in": 3, "out": 16}
         in_channels = 16
         for index, (stage, dilate_stage) in enumerate(zip(MODES[mode], dilate), start=1):
             if isinstance(stage, MobileViTSpec):
@@ -39,7 +38,7 @@ class MobileViT(BaseEncoder):
             else:
                 layer = mv2_layer(opts, in_channels, stage)
             setattr(self, f"layer_{index}", layer)
-            self.model_conf_dict[f"layer{index}"] = {"in": in_channels, "out": stage.out_channels}
+            self._record_stage(stage.out_channels, stage.stride, dilate_stage)
             in_channels = stage.out_channels
         self._finish(opts, in_channels)
 

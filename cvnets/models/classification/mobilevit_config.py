@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple, Union
 
-from cvnets.models.classification.base import MV2Spec
+from cvnets.models.classification.encoder import MV2Spec
 
 
 @dataclass(frozen=True)

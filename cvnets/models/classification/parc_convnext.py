@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from cvnets.layers import DropPath, LayerNorm2d
+from cvnets.layers.folding import FoldsForInference, fold_layer_norm_into_linear, scale_linear_output
+from cvnets.models.base import Backbone, FeatureInfo
 from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
-from cvnets.models.features import FeatureInfo
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
 from utils.opts import add_options
@@ -18,7 +19,7 @@ VARIANTS = {"xt": ((3, 3, 9, 3), (48, 96, 192, 384)), "t": ((3, 3, 9, 3), (96, 1
 DEFAULT_INSERT_LOCS = (3, 3, 6, 2)
 
 
-class ConvNeXtBlock(nn.Module):
+class ConvNeXtBlock(nn.Module, FoldsForInference):
     """Token mixing (a 7x7 depth-wise conv ``dwconv``, or with ``parc_kernel`` a ParC pair
     ``gcc_H``/``gcc_W``), then LayerNorm, MLP (4x), layer scale ``gamma`` and stochastic depth."""
 
@@ -41,9 +42,7 @@ class ConvNeXtBlock(nn.Module):
 
     def fold_for_inference(self) -> None:
         """Fold the layer norm's affine parameters into ``pwconv1`` and the layer scale into
-        ``pwconv2`` (see cvnets.misc.fuse)."""
-        from cvnets.misc.fuse import fold_layer_norm_into_linear, scale_linear_output
-
+        ``pwconv2``."""
         self.norm = fold_layer_norm_into_linear(self.norm, self.pwconv1)
         if self.gamma is not None:
             scale_linear_output(self.pwconv2, self.gamma.detach())
@@ -62,7 +61,7 @@ class ConvNeXtBlock(nn.Module):
 
 
 @CLS_MODEL_REGISTRY.register("parc_convnext")
-class ParCConvNeXt(nn.Module):
+class ParCConvNeXt(Backbone):
     """ConvNeXt whose blocks from ``insert_locs`` on use ParC (default: the last third of stage 3
     and the last block of stage 4)."""
 
@@ -112,6 +111,7 @@ class ParCConvNeXt(nn.Module):
         with torch.no_grad():
             self.head.weight.mul_(head_scale)
             self.head.bias.mul_(head_scale)
+        self._feature_extractor = False
 
     def forward(self, x: Tensor) -> Tensor:
         for downsample, stage in zip(self.downsample_layers, self.stages):
@@ -128,23 +128,25 @@ class ParCConvNeXt(nn.Module):
         features = []
         for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
             x = stage(downsample(x))
-            norm = getattr(self, f"norm{i}", None)
-            features.append(norm(x) if norm is not None else x)
+            features.append(self.get_submodule(f"norm{i}")(x) if self._feature_extractor else x)
         return features
 
-    def to_feature_extractor(self) -> None:
+    def to_feature_extractor(self, keep_expansion: bool = False) -> None:
         """Drop the final norm and the classifier; add a LayerNorm ``norm<i>`` on each stage's output,
         as ConvNeXt's detection and segmentation backbones do (initialised to the identity)."""
+        if keep_expansion:
+            raise self.no_expansion()
         del self.norm, self.head
         for i, info in enumerate(self.feature_info()):
             self.add_module(f"norm{i}", LayerNorm2d(info.channels, eps=1e-6))
+        self._feature_extractor = True
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
         rows: List[Tuple[str, nn.Module]] = []
         for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
             rows += [(f"downsample_layers.{i}", downsample), (f"stages.{i}", stage)]
-        tail = [f"norm{i}" for i in range(4)] if not hasattr(self, "head") else ["norm", "head"]
-        return rows + [(name, getattr(self, name)) for name in tail]
+        tail = [f"norm{i}" for i in range(4)] if self._feature_extractor else ["norm", "head"]
+        return rows + [(name, self.get_submodule(name)) for name in tail]
 
 
 @CLS_MODEL_REGISTRY.register("convnext")

@@ -9,10 +9,12 @@ from torch import Tensor, nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.ops.misc import Conv2dNormActivation
 
+from cvnets.layers.folding import FoldsForInference
+from cvnets.models.base import Backbone, FeatureInfo
 from cvnets.models.classification.parc_convnets import insert_locations, parc_resize
-from cvnets.models.features import FeatureInfo
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
+from cvnets.modules.parc_fused import fold_norm_into_parc_pair
 from utils.opts import add_options
 from utils.math_utils import make_divisible
 
@@ -27,7 +29,7 @@ def _conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int = 3, st
                                 norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU6)
 
 
-class ParCInvertedResidual(nn.Module):
+class ParCInvertedResidual(nn.Module, FoldsForInference):
     """An inverted residual whose depth-wise 3x3 is a ParC pair (``gcc_H``, ``gcc_W``)."""
 
     def __init__(self, inp: int, oup: int, expand_ratio: int, global_kernel_size: int, use_pe: bool,
@@ -43,9 +45,7 @@ class ParCInvertedResidual(nn.Module):
         self.pw_linear = nn.Sequential(nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
 
     def fold_for_inference(self) -> None:
-        """Fold the batch norm after the ParC pair into it (see cvnets.misc.fuse)."""
-        from cvnets.misc.fuse import fold_norm_into_parc_pair
-
+        """Fold the batch norm after the ParC pair into it."""
         self.gcc_H, self.gcc_W = fold_norm_into_parc_pair(self.gcc_H, self.gcc_W, self.bn)
         self.bn = nn.Identity()
 
@@ -56,7 +56,7 @@ class ParCInvertedResidual(nn.Module):
 
 
 @CLS_MODEL_REGISTRY.register("parc_mobilenetv2")
-class ParCMobileNetV2(nn.Module):
+class ParCMobileNetV2(Backbone):
     """MobileNetV2 whose stages use ParC blocks from ``insert_locs`` on; the first ParC block of a
     stage has position embeddings."""
 
@@ -108,6 +108,7 @@ class ParCMobileNetV2(nn.Module):
             elif isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, 0, 0.01)
                 nn.init.zeros_(module.bias)
+        self._feature_extractor = self._expansion_is_feature = False
 
     def forward(self, x: Tensor) -> Tensor:
         x = nn.functional.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
@@ -115,16 +116,20 @@ class ParCMobileNetV2(nn.Module):
 
     def feature_info(self) -> List[FeatureInfo]:
         """The blocks up to the last one at strides 4, 8, 16 and 32 (24, 32, 96 and 320 channels at
-        width 1); the first stage starts at the stem."""
+        width 1; the first stage starts at the stem), then the final 1x1 expansion when it was kept."""
         infos, start = [], 0
         for reduction in (4, 8, 16, 32):
             end, channels = self.stage_ends[reduction]
             infos.append(FeatureInfo(channels, reduction, tuple(f"features.{i}" for i in range(start, end + 1))))
             start = end + 1
+        if self._expansion_is_feature:
+            infos.append(FeatureInfo(self.last_channel, 32, (f"features.{start}",)))
         return infos
 
     def forward_features(self, x: Tensor) -> List[Tensor]:
         ends = {self.stage_ends[r][0] for r in (4, 8, 16, 32)}
+        if self._expansion_is_feature:
+            ends.add(len(self.features) - 1)
         features = []
         for i, block in enumerate(self.features):
             x = block(x)
@@ -134,14 +139,17 @@ class ParCMobileNetV2(nn.Module):
                 break
         return features
 
-    def to_feature_extractor(self) -> None:
-        """Drop the classifier and the 1x1 convolution before it (the block names stay)."""
-        del self.features[len(self.features) - 1]
+    def to_feature_extractor(self, keep_expansion: bool = False) -> None:
+        """Drop the classifier and, unless ``keep_expansion``, the 1x1 convolution before it (the
+        block names stay)."""
+        if not keep_expansion:
+            del self.features[len(self.features) - 1]
         del self.classifier
+        self._feature_extractor, self._expansion_is_feature = True, keep_expansion
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
         rows = [(f"features.{i}", m) for i, m in enumerate(self.features)]
-        return rows + ([("classifier", self.classifier)] if hasattr(self, "classifier") else [])
+        return rows + ([] if self._feature_extractor else [("classifier", self.classifier)])
 
 
 @CLS_MODEL_REGISTRY.register("mobilenetv2")

@@ -8,16 +8,18 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import Bottleneck, conv1x1
 
+from cvnets.layers.folding import FoldsForInference, fold_conv_norm_pairs
+from cvnets.models.base import Backbone, FeatureInfo
 from cvnets.models.classification.parc_convnets import STAGE_KERNELS_224, insert_locations, parc_resize
-from cvnets.models.features import FeatureInfo
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import ParCConv
+from cvnets.modules.parc_fused import fold_norm_into_parc_pair
 from utils.opts import add_options
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
-class ParCBottleneck(nn.Module):
+class ParCBottleneck(nn.Module, FoldsForInference):
     """A bottleneck whose 3x3 convolution is a ParC pair: ``parc_H`` on half of the channels and
     ``parc_W`` on the other half (full, not depth-wise, convolutions as in the reference)."""
 
@@ -37,9 +39,7 @@ class ParCBottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def fold_for_inference(self) -> None:
-        """Fold the batch norms into the convolutions before them (see cvnets.misc.fuse)."""
-        from cvnets.misc.fuse import fold_conv_norm_pairs, fold_norm_into_parc_pair
-
+        """Fold the batch norms into the convolutions before them."""
         fold_conv_norm_pairs(self, (("conv1", "bn1"), ("conv3", "bn3")))
         self.parc_H, self.parc_W = fold_norm_into_parc_pair(self.parc_H, self.parc_W, self.bn2)
         self.bn2 = nn.Identity()
@@ -52,7 +52,7 @@ class ParCBottleneck(nn.Module):
 
 
 @CLS_MODEL_REGISTRY.register("parc_resnet")
-class ParCResNet(nn.Module):
+class ParCResNet(Backbone, FoldsForInference):
     """ResNet whose stages use ParC bottlenecks from ``insert_locs`` on (default: the last three
     blocks of stage 3 and the last of stage 4, as in ParC-ResNet50)."""
 
@@ -91,6 +91,7 @@ class ParCResNet(nn.Module):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        self._feature_extractor = False
 
     def _make_layer(self, planes: int, blocks: int, stride: int, parc_from: int, kernel: int,
                     resize: str) -> nn.Sequential:
@@ -108,8 +109,7 @@ class ParCResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def fold_for_inference(self) -> None:
-        from cvnets.misc.fuse import fold_conv_norm_pairs
-
+        """Fold the stem's batch norm into its convolution (the blocks fold themselves)."""
         fold_conv_norm_pairs(self, (("conv1", "bn1"),))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -131,13 +131,16 @@ class ParCResNet(nn.Module):
             features.append(x)
         return features
 
-    def to_feature_extractor(self) -> None:
+    def to_feature_extractor(self, keep_expansion: bool = False) -> None:
         """Drop the pooling and the classifier: what remains has torchvision's backbone names."""
+        if keep_expansion:
+            raise self.no_expansion()
         del self.avgpool, self.fc
+        self._feature_extractor = True
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
-        names = ("conv1", "layer1", "layer2", "layer3", "layer4", "fc")
-        return [(name, getattr(self, name)) for name in names if hasattr(self, name)]
+        names = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4") + (() if self._feature_extractor else ("fc",))
+        return [(name, self.get_submodule(name)) for name in names]
 
 
 @CLS_MODEL_REGISTRY.register("resnet")

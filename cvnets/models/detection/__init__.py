@@ -6,15 +6,18 @@ from typing import Any
 
 from torch import nn
 
+from cvnets.models.base import Detections, Detector
 from cvnets.models.classification import build_on_backbone
-from cvnets.models.detection.detections import Detections
 from cvnets.models.detection.mask_rcnn import MaskRCNNDetector
 from cvnets.models.detection.ssd import SingleShotDetector
-from cvnets.models.registry import DET_MODEL_REGISTRY
+from cvnets.models.registry import DET_MODEL_REGISTRY, import_modules
 from utils.opts import add_options
+
+import_modules(__name__, __path__)  # each model file registers its models
 
 
 def build_detection_model(opts: Any) -> nn.Module:
+    """The detector of ``model.detection.name`` on the configured backbone."""
     return build_on_backbone(opts, "detection", DET_MODEL_REGISTRY.get(getattr(opts, "model.detection.name")))
 
 
@@ -32,4 +35,4 @@ def arguments_detection(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
-__all__ = ["Detections", "MaskRCNNDetector", "SingleShotDetector", "build_detection_model", "arguments_detection"]
+__all__ = ["Detections", "Detector", "MaskRCNNDetector", "SingleShotDetector", "build_detection_model", "arguments_detection"]

@@ -22,10 +22,10 @@ from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from cvnets.models.detection.detections import Detections
-from cvnets.models.features import FeatureInfo, freeze_stages, reject_output_stride, require_feature_stages
+from cvnets.models.base import Backbone, Detections, Detector, FeatureInfo
+from cvnets.models.features import freeze_stages, reject_output_stride
 from cvnets.models.registry import DET_MODEL_REGISTRY
-from utils.errors import ConfigError
+from utils.errors import ConfigError, ExportError
 from utils.opts import add_options
 
 Images = Union[Tensor, Sequence[Tensor]]
@@ -36,7 +36,7 @@ class FeaturePyramidBackbone(nn.Module):
     """``body`` (a backbone's feature stages) and ``fpn`` (torchvision's feature pyramid with an
     extra max-pooled level): the ``backbone`` torchvision's detectors expect, and their names."""
 
-    def __init__(self, body: nn.Module, stages: List[FeatureInfo], out_channels: int) -> None:
+    def __init__(self, body: Backbone, stages: List[FeatureInfo], out_channels: int) -> None:
         super().__init__()
         self.body = body
         self.fpn = FeaturePyramidNetwork([stage.channels for stage in stages], out_channels,
@@ -49,7 +49,7 @@ class FeaturePyramidBackbone(nn.Module):
 
 
 @DET_MODEL_REGISTRY.register("mask_rcnn")
-class MaskRCNNDetector(MaskRCNN):
+class MaskRCNNDetector(Detector, MaskRCNN):
     """Mask R-CNN on ``encoder``'s four feature stages (strides 4 to 32).
 
     ``model(images, targets)`` returns torchvision's loss dict (``loss_objectness``,
@@ -62,21 +62,22 @@ class MaskRCNNDetector(MaskRCNN):
 
     Args:
         opts: the options (``model.detection.*``, ``model.detection.mask_rcnn.*``).
-        encoder: a backbone with feature stages (see :mod:`cvnets.models.features`).
+        encoder: the backbone (a registered classification model).
     """
 
     takes_targets = True  # the engine passes the targets to the forward
     resizes_inputs = True  # evaluation gives it the images at their own size
     profile_convention = "fvcore"
+    output_names = ()  # nothing to deploy: see deployable()
 
-    def __init__(self, opts: Any, encoder: nn.Module) -> None:
+    def __init__(self, opts: Any, encoder: Backbone) -> None:
         key = "model.detection.mask_rcnn"
         n_classes = getattr(opts, "model.detection.n_classes")
         if not n_classes:
             raise ConfigError("model.detection.n_classes is not set (object classes + 1 for the background)")
         reject_output_stride(opts, "detection", "mask_rcnn")
-        stages = require_feature_stages(encoder, "mask_rcnn", "model.classification.name")
         encoder.to_feature_extractor()
+        stages = encoder.feature_info()
         freeze_stages(encoder, stages, int(getattr(opts, f"{key}.frozen_stages")), f"{key}.frozen_stages")
         channels = int(getattr(opts, f"{key}.fpn_channels"))
         sizes = [int(s) for s in getattr(opts, f"{key}.anchor_sizes")]
@@ -147,6 +148,11 @@ class MaskRCNNDetector(MaskRCNN):
             scale = out["boxes"].new_tensor([width, height, width, height])
             results.append(Detections(out["labels"], out["scores"], out["boxes"] / scale, out["masks"][:, 0]))
         return results
+
+    def deployable(self, input_size: Sequence[int]) -> nn.Module:
+        """Not available: an ExportError saying why."""
+        raise ExportError(f"only SSD detectors can be exported; {type(self).__name__} cannot "
+                          f"(its proposals and masks are computed with data-dependent shapes)")
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
         """The backbone's stages, the pyramid, the RPN and the RoI heads (whose count depends on the

@@ -1,6 +1,12 @@
 """Single Shot Detector (Liu et al., ECCV 2016) on any registered classification backbone, as the
 ParC-Net and MobileViT papers build it: separable-convolution heads on the stride-16 and -32
-stages, extra separable down-sampling layers for the larger strides, and a global one (``-1``)."""
+stages, extra separable down-sampling layers for the larger strides, and a global one (``-1``).
+
+The heads of strides 8, 16 and 32 read the backbone's last three feature stages
+(:meth:`~cvnets.models.base.Backbone.feature_info`): those strides on an undilated backbone; with
+``model.detection.output_stride`` a dilated stage keeps the stride of the one before, and the
+anchors follow the feature maps' actual sizes.
+"""
 from __future__ import annotations
 
 import argparse
@@ -13,27 +19,60 @@ from torchvision.ops import batched_nms
 from cvnets.layers import ConvLayer, SeparableConv
 from cvnets.misc.anchors import anchor_generator_from_opts
 from cvnets.misc.boxes import center_to_corner, decode
-from cvnets.models.classification.base import BaseEncoder
-from cvnets.models.detection.detections import Detections
+from cvnets.models.base import Backbone, Detections, Detector
 from cvnets.models.registry import DET_MODEL_REGISTRY
 from cvnets.modules import SSDHead
 from utils.errors import ConfigError
 from utils.opts import add_options, parse_structured
 
-ENCODER_OUTPUTS = {8: "out_l3", 16: "out_l4", 32: "out_l5"}
+# the backbone stage each encoder stride reads, counted from the last
+ENCODER_STAGES = {8: -3, 16: -2, 32: -1}
+
+
+class DecodedDetector(nn.Module):
+    """An SSD detector whose outputs are class probabilities (``N x anchors x classes``) and
+    corner-form boxes (``N x anchors x 4``, fractions of the image; NMS is left to the caller) for
+    inputs of one size, its anchors held as a buffer."""
+
+    def __init__(self, detector: "SingleShotDetector", input_size: Sequence[int]) -> None:
+        super().__init__()
+        self.detector = detector
+        device = next(detector.parameters()).device
+        with torch.no_grad():
+            _, _, sizes = detector._heads(torch.zeros(1, 3, *input_size, device=device))
+        self.register_buffer("anchors", detector.anchors(sizes).to(device))
+        self.center_variance, self.size_variance = detector.center_variance, detector.size_variance
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        confidences, locations = self.detector(x)
+        boxes = center_to_corner(decode(locations, self.anchors, self.center_variance, self.size_variance))
+        return confidences.softmax(dim=-1), boxes
 
 
 @DET_MODEL_REGISTRY.register("ssd")
-class SingleShotDetector(nn.Module):
-    coordinates = 4
+class SingleShotDetector(Detector):
+    """SSD on ``encoder``'s last three feature stages.
 
-    def __init__(self, opts: Any, encoder: BaseEncoder) -> None:
+    ``model(x)`` returns ``(confidences, locations)`` per anchor (training and the loss);
+    :meth:`predict` the decoded detections after NMS; :meth:`deployable` the class probabilities
+    and corner boxes of every anchor.
+
+    Args:
+        opts: the options (``model.detection.*``, ``model.detection.ssd.*``).
+        encoder: the backbone (a registered classification model).
+    """
+
+    coordinates = 4
+    output_names = ("scores", "boxes")
+
+    def __init__(self, opts: Any, encoder: Backbone) -> None:
         super().__init__()
-        if not isinstance(encoder, BaseEncoder):
-            raise ConfigError(f"SSD needs a ParC-Net or MobileViT style backbone, got {type(encoder).__name__}")
+        encoder.to_feature_extractor()
+        stages = encoder.feature_info()
+        if len(stages) < len(ENCODER_STAGES):
+            raise ConfigError(f"SSD reads the last {len(ENCODER_STAGES)} feature stages of the backbone; "
+                              f"{type(encoder).__name__} has {len(stages)}")
         self.encoder = encoder
-        self.encoder.conv_1x1_exp = None
-        self.encoder.classifier = None
         n_classes = getattr(opts, "model.detection.n_classes")
         if not n_classes:
             raise ConfigError("model.detection.n_classes is not set (number of object classes + 1 for background)")
@@ -46,11 +85,10 @@ class SingleShotDetector(nn.Module):
         if len(proj) != len(strides):
             raise ConfigError(f"{key}: {len(strides)} output strides but {len(proj)} projection sizes")
         for stride in strides:
-            if stride not in ENCODER_OUTPUTS and not (stride == -1 or (stride > 32 and stride & (stride - 1) == 0)):
+            if stride not in ENCODER_STAGES and not (stride == -1 or (stride > 32 and stride & (stride - 1) == 0)):
                 raise ConfigError(f"{key}.output_strides: {stride} is not supported (8, 16, 32, powers of two "
                                   f"above 32, or -1 for a global feature)")
-        channels = {8: encoder.model_conf_dict["layer3"]["out"], 16: encoder.model_conf_dict["layer4"]["out"],
-                    32: encoder.model_conf_dict["layer5"]["out"]}
+        channels = {stride: stages[index].channels for stride, index in ENCODER_STAGES.items()}
         extra: Dict[str, nn.Module] = {}
         head_in: List[int] = []
         in_channels = channels[32]
@@ -82,12 +120,13 @@ class SingleShotDetector(nn.Module):
         self.top_k = int(getattr(opts, f"{key}.num_objects_per_class"))
 
     def _heads(self, x: Tensor) -> Tuple[Tensor, Tensor, List[Tuple[int, int]]]:
-        points = self.encoder.extract_end_points_all(x)
-        feature = points["out_l5"]
+        """``(confidences, locations, feature map sizes)`` of all heads."""
+        stages = self.encoder.forward_features(x)
+        feature = stages[-1]
         locations, confidences, sizes = [], [], []
         for stride, head in zip(self.output_strides, self.ssd_heads):
-            if stride in ENCODER_OUTPUTS:
-                fm = points[ENCODER_OUTPUTS[stride]]
+            if stride in ENCODER_STAGES:
+                fm = stages[ENCODER_STAGES[stride]]
             else:
                 feature = self.extra_layers[f"os_{stride}"](feature)
                 fm = feature
@@ -104,6 +143,10 @@ class SingleShotDetector(nn.Module):
 
     def anchors(self, feature_sizes: Sequence[Tuple[int, int]]) -> Tensor:
         return self.anchor_generator.anchors_for_sizes(feature_sizes)
+
+    def deployable(self, input_size: Sequence[int]) -> DecodedDetector:
+        """Class probabilities and corner boxes for every anchor of an input of ``input_size``."""
+        return DecodedDetector(self, input_size)
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> List[Detections]:

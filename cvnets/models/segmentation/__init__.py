@@ -6,14 +6,17 @@ from typing import Any
 
 from torch import nn
 
+from cvnets.models.base import SegmentationHead, SegmentationModel
 from cvnets.models.classification import build_on_backbone
-from cvnets.models.registry import SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY
-from cvnets.models.segmentation import deeplabv3, upernet  # noqa: F401  (registration)
+from cvnets.models.registry import SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY, import_modules
 from cvnets.models.segmentation.encoder_decoder import SegEncoderDecoder
 from utils.opts import add_options
 
+import_modules(__name__, __path__)  # each model or head file registers its classes
+
 
 def build_segmentation_model(opts: Any) -> nn.Module:
+    """The segmentation model of ``model.segmentation.name`` on the configured backbone."""
     return build_on_backbone(opts, "segmentation", SEG_MODEL_REGISTRY.get(getattr(opts, "model.segmentation.name")))
 
 
@@ -41,4 +44,4 @@ def arguments_segmentation(parser: argparse.ArgumentParser) -> argparse.Argument
     return parser
 
 
-__all__ = ["SegEncoderDecoder", "build_segmentation_model", "arguments_segmentation"]
+__all__ = ["SegEncoderDecoder", "SegmentationHead", "SegmentationModel", "build_segmentation_model", "arguments_segmentation"]

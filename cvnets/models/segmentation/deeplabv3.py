@@ -2,25 +2,36 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cvnets.layers import ConvLayer, initialize_weights
+from cvnets.models.base import FeatureInfo, SegmentationHead
 from cvnets.models.registry import SEG_HEAD_REGISTRY
 from cvnets.modules import ASPP
 from utils.errors import ConfigError
 from utils.opts import add_options
 
 
-@SEG_HEAD_REGISTRY.register("deeplabv3")
-class DeepLabV3(nn.Module):
-    """ASPP on the last backbone stage, a dropout and 1x1 classifier, bilinear upsampling to the
-    input size. With ``use_aux_head`` an auxiliary classifier on the stride-16 stage (3x3
-    ConvLayer, dropout, 1x1) also runs, and the forward returns ``(logits, aux_logits)``."""
+# the backbone stage the auxiliary classifier reads: the third (stride 16, or 8 at output stride 8)
+AUX_STAGE = 2
 
-    def __init__(self, opts: Any, enc_conf: Dict[str, Dict[str, int]], use_l5_exp: bool = False) -> None:
+
+@SEG_HEAD_REGISTRY.register("deeplabv3")
+class DeepLabV3(SegmentationHead):
+    """ASPP on the backbone's last feature (its last stage, or its 1x1 expansion), a dropout and 1x1
+    classifier, bilinear upsampling to the input size. With ``use_aux_head`` an auxiliary
+    classifier on the third stage (3x3 ConvLayer, dropout, 1x1) also runs, and the forward returns
+    ``(logits, aux_logits)``.
+
+    Args:
+        opts: the options (``model.segmentation.*``).
+        stages: the backbone's feature stages.
+    """
+
+    def __init__(self, opts: Any, stages: List[FeatureInfo]) -> None:
         super().__init__()
         key = "model.segmentation"
         n_classes = getattr(opts, f"{key}.n_classes")
@@ -28,7 +39,7 @@ class DeepLabV3(nn.Module):
             raise ConfigError(f"{key}.n_classes is not set (21 for PASCAL VOC)")
         rates = [int(r) for r in getattr(opts, f"{key}.deeplabv3.aspp_rates")]
         out_channels = int(getattr(opts, f"{key}.deeplabv3.aspp_out_channels"))
-        in_channels = enc_conf["exp_before_cls" if use_l5_exp else "layer5"]["out"]
+        in_channels = stages[-1].channels
         self.aspp = nn.Sequential()
         self.aspp.add_module("aspp_layer", ASPP(opts, in_channels, out_channels, rates,
                                                 separable=bool(getattr(opts, f"{key}.deeplabv3.aspp_sep_conv")),
@@ -41,23 +52,21 @@ class DeepLabV3(nn.Module):
                                                            use_norm=False, use_act=False))
         self.aux_head: Optional[nn.Sequential] = None
         if getattr(opts, f"{key}.use_aux_head"):
-            l4 = enc_conf["layer4"]["out"]
+            l4 = stages[AUX_STAGE].channels
             hidden = max(l4 // 4, 256)
             self.aux_head = nn.Sequential()
             self.aux_head.add_module("aux_projection", ConvLayer(opts, l4, hidden, 3))
             self.aux_head.add_module("dropout", nn.Dropout2d(0.1))
             self.aux_head.add_module("aux_classifier", ConvLayer(opts, hidden, int(n_classes), 1, bias=True,
                                                                  use_norm=False, use_act=False))
-        self.use_l5_exp = use_l5_exp
-        self.lr_multiplier = float(getattr(opts, f"{key}.lr_multiplier"))
         initialize_weights(opts, self)
 
-    def forward(self, enc_out: Dict[str, Tensor], size: Tuple[int, int]) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        x = self.aspp(enc_out["out_l5_exp" if self.use_l5_exp else "out_l5"])
-        logits = F.interpolate(self.classifier(x), size=size, mode="bilinear", align_corners=False)
+    def forward(self, features: List[Tensor], size: Tuple[int, int]) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        logits = F.interpolate(self.classifier(self.aspp(features[-1])), size=size, mode="bilinear",
+                               align_corners=False)
         if self.aux_head is None:
             return logits
-        return logits, self.aux_head(enc_out["out_l4"])
+        return logits, self.aux_head(features[AUX_STAGE])
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cvnets.layers import build_normalization
-from cvnets.models.features import reject_output_stride, require_feature_stages
+from cvnets.models.base import Backbone, SegmentationModel
+from cvnets.models.features import reject_output_stride
 from cvnets.models.registry import SEG_MODEL_REGISTRY
 from cvnets.modules.uper_head import FCNHead, UPerHead
 from utils.errors import ConfigError
@@ -17,7 +18,7 @@ from utils.opts import add_options
 
 
 @SEG_MODEL_REGISTRY.register("upernet")
-class UperNet(nn.Module):
+class UperNet(SegmentationModel):
     """``backbone`` (its four stages, strides 4 to 32), ``decode_head`` (:class:`UPerHead`) and,
     with ``model.segmentation.use_aux_head``, ``auxiliary_head`` (:class:`FCNHead`) on the stage
     ``model.segmentation.upernet.aux_stage``. Logits are upsampled (bilinear) to the input size;
@@ -29,20 +30,21 @@ class UperNet(nn.Module):
 
     Args:
         opts: the options (``model.segmentation.*``).
-        encoder: a backbone with feature stages (see :mod:`cvnets.models.features`).
+        encoder: the backbone (a registered classification model).
     """
 
     profile_convention = "fvcore"
 
-    def __init__(self, opts: Any, encoder: nn.Module) -> None:
+    def __init__(self, opts: Any, encoder: Backbone) -> None:
         super().__init__()
         key = "model.segmentation"
         n_classes = getattr(opts, f"{key}.n_classes")
         if not n_classes:
             raise ConfigError(f"{key}.n_classes is not set (150 for ADE20K)")
         reject_output_stride(opts, "segmentation", "upernet")
-        stages = require_feature_stages(encoder, "upernet", "model.classification.name")
         encoder.to_feature_extractor()
+        stages = encoder.feature_info()
+
         def norm_layer(channels: int) -> nn.Module:
             return build_normalization(opts, channels)
 
@@ -73,13 +75,14 @@ class UperNet(nn.Module):
         return logits, F.interpolate(aux, size=size, mode="bilinear", align_corners=False)
 
     def lr_multipliers(self) -> Dict[str, float]:
-        """Sub-modules whose learning rate is scaled (read by the optimizer's parameter groups)."""
         heads = ["decode_head"] + (["auxiliary_head"] if self.auxiliary_head is not None else [])
         return {name: self.lr_multiplier for name in heads}
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
+        """The backbone's stages and the heads (the auxiliary head runs in training only)."""
         rows = [(f"backbone.{name}", module) for name, module in self.backbone.profile_stages()]
-        return rows + [("decode_head", self.decode_head)]
+        heads = [("decode_head", self.decode_head)]
+        return rows + heads + ([("auxiliary_head", self.auxiliary_head)] if self.auxiliary_head is not None else [])
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -1,21 +1,20 @@
-"""Common structure of the image classification backbones (cvnets' ``BaseEncoder``).
+"""The structure ParC-Net and MobileViT share (cvnets' ``BaseEncoder``).
 
-A backbone has a stem ``conv_1``, five stages ``layer_1`` .. ``layer_5`` (strides 2, 4, 8, 16 and
-32 from the input), a 1x1 expansion ``conv_1x1_exp`` and a ``classifier``. Detection and
-segmentation models use the stage outputs (:meth:`extract_end_points_all`) and drop the last two.
+A stem ``conv_1``, five stages ``layer_1`` .. ``layer_5`` (strides 2, 4, 8, 16 and 32 from the
+input), a 1x1 expansion ``conv_1x1_exp`` and a ``classifier``. As a :class:`Backbone` its feature
+stages are ``layer_2`` .. ``layer_5``; detection and segmentation heads drop the classifier and,
+unless they read it, the expansion.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from torch import Tensor, nn
 
 from cvnets.layers import ConvLayer, GlobalPool, LinearLayer, initialize_weights
-from cvnets.models.features import FeatureInfo
+from cvnets.models.base import Backbone, FeatureInfo
 from cvnets.modules import InvertedResidual
-from utils.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,9 @@ def dilation_plan(output_stride: Optional[int]) -> Tuple[bool, bool]:
     raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
 
 
-class BaseEncoder(nn.Module):
-    classifier_prefixes = ("classifier.",)
+class BaseEncoder(Backbone):
+    """Stem, five stages, 1x1 expansion and classifier; subclasses build them in ``__init__``,
+    recording each stage with :meth:`_record_stage`, and end with :meth:`_finish`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,12 +60,15 @@ class BaseEncoder(nn.Module):
         self.layer_5: Optional[nn.Module] = None
         self.conv_1x1_exp: Optional[nn.Module] = None
         self.classifier: Optional[nn.Module] = None
-        self.model_conf_dict: Dict[str, Dict[str, int]] = {}
         self.dilation = 1
+        self._stages: List[Tuple[int, int]] = []  # (channels, reduction) of layer_1 .. layer_5
+        self._expansion_is_feature = False
 
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        return parser
+    def _record_stage(self, out_channels: int, stride: int, dilate: bool = False) -> None:
+        """Note the next stage's output channels and reduction (the stem's is 2; a dilated stage
+        keeps the reduction of the one before)."""
+        previous = self._stages[-1][1] if self._stages else 2
+        self._stages.append((out_channels, previous * (1 if dilate else stride)))
 
     def _downsample(self, opts: Any, in_channels: int, out_channels: int, stride: int, expand_ratio: int,
                     dilate: bool) -> InvertedResidual:
@@ -81,7 +84,6 @@ class BaseEncoder(nn.Module):
         """Add the 1x1 expansion and the classifier, then initialise the weights."""
         exp_channels = min(exp_factor * in_channels, 960)
         self.conv_1x1_exp = ConvLayer(opts, in_channels, exp_channels, 1)
-        self.model_conf_dict["exp_before_cls"] = {"in": in_channels, "out": exp_channels}
         self.classifier = build_classifier(opts, exp_channels)
         initialize_weights(opts, self)
 
@@ -90,53 +92,43 @@ class BaseEncoder(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected images as an N x 3 x H x W tensor, got shape {tuple(x.shape)}")
 
-    def extract_end_points_all(self, x: Tensor, use_l5: bool = True, use_l5_exp: bool = False) -> Dict[str, Tensor]:
-        self._check_input(x)
-        out: Dict[str, Tensor] = {}
-        x = self.layer_1(self.conv_1(x))
-        out["out_l1"] = x
-        x = self.layer_2(x)
-        out["out_l2"] = x
-        x = self.layer_3(x)
-        out["out_l3"] = x
-        x = self.layer_4(x)
-        out["out_l4"] = x
-        if use_l5:
-            x = self.layer_5(x)
-            out["out_l5"] = x
-            if use_l5_exp:
-                out["out_l5_exp"] = self.conv_1x1_exp(x)
-        return out
-
-    def extract_features(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
         x = self.layer_5(self.layer_4(self.layer_3(self.layer_2(self.layer_1(self.conv_1(x))))))
-        return self.conv_1x1_exp(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.extract_features(x))
+        return self.classifier(self.conv_1x1_exp(x))
 
     def feature_info(self) -> List[FeatureInfo]:
-        """``layer_2`` .. ``layer_5`` (strides 4 to 32 when no stage is dilated); the stem and
-        ``layer_1`` belong to the first."""
-        if self.dilation != 1:
-            raise ConfigError("the feature stages of a dilated backbone have no stride-32 output; "
-                              "build it without an output stride (model.<task>.output_stride)")
-        return [FeatureInfo(self.model_conf_dict[f"layer{i}"]["out"], 2 ** i,
-                            (("conv_1", "layer_1") if i == 2 else ()) + (f"layer_{i}",)) for i in range(2, 6)]
+        """``layer_2`` .. ``layer_5`` (strides 4 to 32 when no stage is dilated; the stem and
+        ``layer_1`` belong to the first), then ``conv_1x1_exp`` when it was kept as a feature."""
+        infos = [FeatureInfo(channels, reduction, (("conv_1", "layer_1") if i == 2 else ()) + (f"layer_{i}",))
+                 for i, (channels, reduction) in enumerate(self._stages[1:], start=2)]
+        if self._expansion_is_feature:
+            infos.append(FeatureInfo(self.conv_1x1_exp.out_channels, infos[-1].reduction, ("conv_1x1_exp",)))
+        return infos
 
     def forward_features(self, x: Tensor) -> List[Tensor]:
-        points = self.extract_end_points_all(x, use_l5=True)
-        return [points[f"out_l{i}"] for i in range(2, 6)]
+        self._check_input(x)
+        x = self.layer_1(self.conv_1(x))
+        features = []
+        for layer in (self.layer_2, self.layer_3, self.layer_4, self.layer_5):
+            x = layer(x)
+            features.append(x)
+        if self._expansion_is_feature:
+            features.append(self.conv_1x1_exp(x))
+        return features
 
-    def to_feature_extractor(self) -> None:
-        """Drop the 1x1 expansion and the classifier."""
-        self.conv_1x1_exp = None
+    def to_feature_extractor(self, keep_expansion: bool = False) -> None:
+        """Drop the classifier and, unless ``keep_expansion``, the 1x1 expansion."""
         self.classifier = None
+        if not keep_expansion:
+            self.conv_1x1_exp = None
+        self._expansion_is_feature = keep_expansion
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
-        names = ["conv_1", "layer_1", "layer_2", "layer_3", "layer_4", "layer_5", "conv_1x1_exp", "classifier"]
-        return [(n, getattr(self, n)) for n in names if getattr(self, n) is not None]
+        stages = [("conv_1", self.conv_1), ("layer_1", self.layer_1), ("layer_2", self.layer_2),
+                  ("layer_3", self.layer_3), ("layer_4", self.layer_4), ("layer_5", self.layer_5),
+                  ("conv_1x1_exp", self.conv_1x1_exp), ("classifier", self.classifier)]
+        return [(name, module) for name, module in stages if module is not None]
 
 
 def build_classifier(opts: Any, in_channels: int) -> nn.Sequential:

@@ -1,5 +1,5 @@
 """ParC-Net (published as EdgeFormer, ECCV 2022), registered as ``edgeformer`` like the reference
-configs name it."""
+configs name it (the registry and option names are the reference's; the code says ParC-Net)."""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +8,8 @@ from typing import Any, Optional
 from torch import nn
 
 from cvnets.layers import ConvLayer
-from cvnets.models.classification.base import BaseEncoder, dilation_plan, mv2_layer
-from cvnets.models.classification.edgeformer_config import SCALES, MV2Spec, ParCSpec
+from cvnets.models.classification.encoder import BaseEncoder, dilation_plan, mv2_layer
+from cvnets.models.classification.parcnet_config import SCALES, MV2Spec, ParCSpec
 from cvnets.models.registry import CLS_MODEL_REGISTRY
 from cvnets.modules import FUSIONS, INSTANCE_KERNEL_METHODS, PARC_KERNELS, ParCStage
 from utils.errors import ConfigError
@@ -45,7 +45,6 @@ class ParCNet(BaseEncoder):
         dilate = (False, False, False) + dilation_plan(output_stride)
 
         self.conv_1 = ConvLayer(opts, 3, spec.stem_channels, spec.stem_kernel, stride=2)
-        self.model_conf_dict["conv1"] = {"in": 3, "out": spec.stem_channels}
         in_channels = spec.stem_channels
         layers = []
         for index, (stage, dilate_stage) in enumerate(zip(spec.stages, dilate), start=1):
@@ -53,7 +52,7 @@ class ParCNet(BaseEncoder):
                 layer = mv2_layer(opts, in_channels, stage)
             else:
                 layer = self._parc_layer(opts, in_channels, stage, dilate_stage, parc)
-            self.model_conf_dict[f"layer{index}"] = {"in": in_channels, "out": stage.out_channels}
+            self._record_stage(stage.out_channels, stage.stride, dilate_stage)
             layers.append(layer)
             in_channels = stage.out_channels
         # registration order gives the reference's state_dict order

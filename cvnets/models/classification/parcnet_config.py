@@ -1,4 +1,4 @@
-"""Architectures of ParC-Net (EdgeFormer) at its three scales.
+"""Architectures of ParC-Net at its three scales (``model.classification.edge.scale``).
 
 Stages 1-2 are MobileNetV2 stages; stages 3-5 each downsample with an inverted residual and
 then run a ParC stage. At a 256 x 256 input the ParC stages see 32, 16 and 8 pixel feature maps,
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple, Union
 
-from cvnets.models.classification.base import MV2Spec
+from cvnets.models.classification.encoder import MV2Spec
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ The parser is assembled from the entry points' own groups (``options.common``), 
 options as ``options/catalogue.json`` records them, and the groups a script adds (``extra``), so
 that ``--help``, ``--print-config`` and option and config errors answer before torch is imported.
 A run then checks the catalogue against the registries (which it imports anyway) and parses with
-their own declarations when it is out of date.
+their own declarations when it is out of date; so does an option or config error in a program that
+has imported torch already (its own model or loss may be registered since the catalogue was written).
 
 Command-line names use dashes (``--model.classification.n-classes``); the underscore spelling
 that YAML keys use is accepted too. Boolean options take an optional value:
@@ -18,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
-from options.catalogue import REGENERATE, add_catalogued_options, arguments_components, catalogue_is_current
+from options.catalogue import (REGENERATE, add_catalogued_options, arguments_components, catalogue_is_current,
+                               declared_groups, stored_groups)
 from options.common import arguments_common, arguments_ddp, arguments_evaluation, arguments_inference
 from options.help import HELP_FLAGS, USAGE, HelpFormatter, add_help_options, help_text
 from options.values import config_defaults
@@ -123,6 +125,21 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str], config_path: Op
     return opts
 
 
+def _print_config_if_asked(opts: Options) -> None:
+    """With ``--print-config``: print the resolved options as YAML and exit with status 0."""
+    if vars(opts).pop("print_config", False):
+        print(dump_yaml(opts_to_dict(opts)), end="")
+        raise SystemExit(0)
+
+
+def _may_be_stale(parser: argparse.ArgumentParser) -> bool:
+    """Whether an error of the catalogue's parser is checked against the components' declarations:
+    only where torch is loaded already (a program that imports the project and may register its own
+    models or losses), so that the command-line scripts answer errors without importing it. The
+    registries are compared as they are now, not as a cached check saw them."""
+    return getattr(parser, "catalogued", False) and "torch" in sys.modules and declared_groups() != stored_groups()
+
+
 def parse_options(parser: argparse.ArgumentParser, args: Optional[Sequence[str]] = None,
                   require_config: bool = False) -> Options:
     """Parse ``args`` (``sys.argv[1:]`` when None) over the YAML config over the defaults.
@@ -147,16 +164,22 @@ def parse_options(parser: argparse.ArgumentParser, args: Optional[Sequence[str]]
         raise SystemExit(0)
     if require_config and config_path is None:
         raise ConfigError(NO_CONFIG)
-    opts = _parse(parser, argv, config_path)
-    if vars(opts).pop("print_config", False):
-        print(dump_yaml(opts_to_dict(opts)), end="")
-        raise SystemExit(0)
-    if getattr(parser, "catalogued", False) and not catalogue_is_current():
+    try:
+        opts, stale = _parse(parser, argv, config_path), False
+    except ConfigError:
+        if not _may_be_stale(parser):
+            raise
+        opts, stale = None, True  # a component registered since the catalogue was written may declare the value
+    if not stale:
+        _print_config_if_asked(opts)  # before the check below, which imports the components
+        stale = getattr(parser, "catalogued", False) and not catalogue_is_current()
+    if stale:
         from utils import logger
 
         logger.warning(f"options/catalogue.json does not match the options the components declare ({REGENERATE} "
                        f"rewrites it): parsing with their declarations")
         opts = _parse(declared_parser(parser), argv, config_path)
+        _print_config_if_asked(opts)
     return opts
 
 

@@ -71,6 +71,34 @@ def test_a_run_with_an_outdated_catalogue_parses_with_the_declarations(monkeypat
     assert f"does not match the options the components declare ({REGENERATE} rewrites it)" in capsys.readouterr().out
 
 
+def test_a_model_registered_by_a_program_is_accepted_from_its_config(tmp_path, monkeypatch, capsys, fresh_check):
+    """A program registers its own model (with an option) after the check was cached as current:
+    the config that names it parses with the declarations instead of failing on the catalogue's
+    choices; a value nothing declares still fails in one line."""
+    from cvnets.models.registry import CLS_MODEL_REGISTRY
+    from utils.errors import ConfigError
+    from utils.opts import add_options
+
+    class Tiny:
+        @classmethod
+        def add_arguments(cls, parser):
+            add_options(parser.add_argument_group("Tiny (model.classification.name: tiny)"),
+                        "--model.classification.tiny", [("width", 16, "channels")])
+            return parser
+
+    assert catalogue_is_current()
+    monkeypatch.setattr(CLS_MODEL_REGISTRY, "_entries", dict(CLS_MODEL_REGISTRY._entries))
+    CLS_MODEL_REGISTRY.register("tiny")(Tiny)
+    config = tmp_path / "tiny.yaml"
+    config.write_text("model:\n  classification:\n    name: tiny\n    n_classes: 3\n")
+    opts = training_opts(["--common.config-file", str(config), "--model.classification.tiny.width", "8"])
+    assert getattr(opts, "model.classification.name") == "tiny" and getattr(opts, "model.classification.tiny.width") == 8
+    assert "parsing with their declarations" in capsys.readouterr().out
+    config.write_text("model:\n  classification:\n    name: tinyy\n")
+    with pytest.raises(ConfigError, match="key 'model.classification.name' has value 'tinyy'; choose one of: .*tiny"):
+        training_opts(["--common.config-file", str(config)])
+
+
 def test_the_check_command_says_whether_the_catalogue_is_current(tmp_path, monkeypatch, capsys, fresh_check):
     import options.write_catalogue as command
 

@@ -122,6 +122,32 @@ def test_the_readme_examples_run(tmp_path, monkeypatch, capsys):
     assert [tuple(m.shape[1:]) for m in namespace["maps"]] == [(64, 64, 64), (96, 32, 32), (128, 16, 16), (160, 8, 8)]
 
 
+def test_the_readme_top5_example_names_the_demo_model_s_digits(tmp_path, monkeypatch, capsys):
+    """The README's top-5 example with the demo model the README names in its place, on weights and
+    the ``classes.json`` laid out as ``make demo`` leaves them: it prints digits, not ImageNet names."""
+    import ast
+    import json
+
+    import cv2
+    import numpy as np
+
+    readme = (ROOT / "README.md").read_text()
+    top5 = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_image" in b)
+    demo_call = re.search(r'`(create_model\("config/classification/demo/[^`]*\))`', readme).group(1)
+    line = next(line for line in top5.splitlines() if "create_model(" in line)
+    example = top5.replace(line, f"model = parcnet.{demo_call}")
+    run = tmp_path / "results" / "demo"
+    torch.manual_seed(0)
+    atomic_save(parcnet.create_model(str(ROOT / "config/classification/demo/parcnet_digits.yaml")).state_dict(),
+                run / "checkpoint_ema_avg.pt")
+    (run / "classes.json").write_text(json.dumps([str(d) for d in range(10)]))  # as training writes it
+    cv2.imwrite(str(tmp_path / "cat.jpg"), np.random.default_rng(0).integers(0, 255, (60, 40, 3), np.uint8))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    printed = ast.literal_eval(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(printed) == 5 and {name for name, _ in printed} <= {str(d) for d in range(10)}
+
+
 def test_features_only_returns_the_feature_stages():
     torch.manual_seed(0)
     full = parcnet.create_model("parcnet_xs")

@@ -6,7 +6,7 @@ import onnx
 import pytest
 
 import main_export
-from engine import export
+from deploy import export
 from utils.entry import run_entry
 from utils.errors import ExportError
 

@@ -8,8 +8,10 @@ from typing import Dict, List, Set
 from conftest import ROOT
 
 # each top-level package may import only packages of a lower rank
+# (training and evaluation in engine, deployment in deploy: neither imports the other)
 RANKS = {"utils": 0, "cvnets": 1, "loss_fn": 1, "metrics": 1, "optim": 1, "data": 2, "options": 3, "engine": 4,
-         "parcnet": 5}
+         "deploy": 4, "parcnet": 5, "main_train": 6, "eval_cls": 6, "eval_det": 6, "eval_seg": 6, "main_benchmark": 6,
+         "main_export": 6, "hubconf": 6}
 
 
 def project_modules() -> Dict[str, Path]:

@@ -175,19 +175,19 @@ def test_the_backend_of_the_guide_is_checked_and_timed_by_main_benchmark(from_gu
     from deploy.prepared import PreparedModel
     from utils.errors import ExportError
 
-    backend = from_guide("guide_torchscript", code_block("python", '@BACKEND_REGISTRY.register("torchscript")'))
+    backend = from_guide("guide_torch_export", code_block("python", '@BACKEND_REGISTRY.register("torch_export")'))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         main_benchmark.main(["--common.config-file", "config/classification/edgeformer/edgeformer_xs.yaml",
                              "--benchmark.input-size", "64", "--benchmark.warmup", "1", "--benchmark.repeats", "3",
-                             "--benchmark.backend", "torchscript", "--benchmark.latency"])
+                             "--benchmark.backend", "torch_export", "--benchmark.latency"])
     lines = out.getvalue().strip().splitlines()
     result = json.loads(lines[-1])
-    assert result["backend"] == "torchscript" and result["fused"] is True and result["latency_ms"] > 0
-    assert any(line.startswith("edgeformer_xs: torchscript (folded) outputs within") for line in lines)
+    assert result["backend"] == "torch_export" and result["fused"] is True and result["latency_ms"] > 0
+    assert any(line.startswith("edgeformer_xs: torch_export (folded) outputs within") for line in lines)
 
     # the parity check is real: a backend that gives other numbers is refused
-    class Wrong(backend.TorchScriptBackend):
+    class Wrong(backend.TorchExportBackend):
         def prepare(self, module, x, output_names):
             run = super().prepare(module, x, output_names)
             return lambda: run() * 1.01
@@ -195,6 +195,6 @@ def test_the_backend_of_the_guide_is_checked_and_timed_by_main_benchmark(from_gu
     BACKEND_REGISTRY.register("wrong")(Wrong)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten())
     model.deployable, model.output_names = (lambda size: model), ("logits",)
-    assert PreparedModel(model, "torchscript", torch.rand(1, 3, 8, 8), fuse=False).error <= 1e-4
+    assert PreparedModel(model, "torch_export", torch.rand(1, 3, 8, 8), fuse=False).error <= 1e-4
     with pytest.raises(ExportError, match="the wrong backend differs from the PyTorch model"):
         PreparedModel(model, "wrong", torch.rand(1, 3, 8, 8), fuse=False)

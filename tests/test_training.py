@@ -103,7 +103,7 @@ def test_a_log_of_stdout_and_stderr_has_the_results_on_lines_of_their_own(tmp_pa
     assert done.returncode == 0, text[-2000:]
     assert "\r" not in text
     lines = text.splitlines()
-    results = [line for line in lines if "validation" in line]
+    results = [line for line in lines if re.search(r"epoch \d validation", line)]
     assert len(results) == 4  # the model's and the EMA's, two epochs
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO +- epoch \d validation( \(EMA\))?: .*", line)
                and "%|" not in line for line in results)

@@ -2,6 +2,8 @@
 no package imports one above it (utils at the bottom, the Python API and the entry points on top)."""
 import ast
 import collections
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -105,3 +107,19 @@ def test_no_package_imports_one_above_it():
                     and RANKS[target.split(".")[0]] >= RANKS[name.split(".")[0]]
                     and target.split(".")[0] != name.split(".")[0])
     assert upward == []
+
+
+ENTRY_SCRIPTS = ("main_train", "eval_cls", "eval_det", "eval_seg", "main_benchmark", "main_export")
+
+
+def test_entry_scripts_are_thin_and_import_nothing_heavy_at_load():
+    """Each entry script parses, calls one engine or deploy function and reports: short, and
+    importing it loads neither torch nor the project's packages (they are imported inside main())."""
+    for name in ENTRY_SCRIPTS:
+        assert len((ROOT / f"{name}.py").read_text().splitlines()) < 80, name
+    code = (f"import sys; import {', '.join(ENTRY_SCRIPTS)}; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'cvnets', 'data', 'engine', "
+            "'deploy', 'options', 'parcnet')))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"

@@ -36,16 +36,14 @@ class BatchInputs:
     erasing rectangles, erased; then, as asked, in channels_last memory format (:meth:`layout`).
 
     Args:
-        opts: the options (input convention, random erasing mode); ``None`` takes float images only.
+        opts: the options (their input convention); ``None`` takes float images only.
         channels_last: give image batches the channels_last memory format.
     """
 
     def __init__(self, opts: Any, channels_last: bool = False) -> None:
         self.normalise: Optional[DeviceNormaliser] = None
-        self.pixel_noise = False
         if opts is not None:
             self.normalise = DeviceNormaliser(InputConvention.from_opts(opts))
-            self.pixel_noise = getattr(opts, "image_augmentation.random_erase.mode") == "pixel"
         self.channels_last = channels_last
 
     def __call__(self, batch: dict, device: torch.device) -> Any:
@@ -57,7 +55,7 @@ class BatchInputs:
         elif _holds_uint8(images):
             raise ValueError("uint8 images need the options of their input convention (opts)")
         if batch.get("erase") is not None:
-            erase_batch(images, batch["erase"], self.pixel_noise)
+            erase_batch(images, batch["erase"])
         return images
 
     def layout(self, images: Any) -> Any:

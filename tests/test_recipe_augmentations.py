@@ -95,18 +95,18 @@ def test_rand_augment_colour_ops_see_rgb():
     assert not any(np.array_equal(out, e) for e in as_if_rgb)
 
 
-def erased(transform, image, pixel):
+def erased(transform, image):
     """``image`` (3 x H x W float) erased as the training step does: the sample's rectangle drawn by
     ``transform`` (in a loading process), the fill on the device."""
-    rectangle = transform({"image": image})["erase"]
-    return erase_batch(image[None].clone(), rectangle[None], pixel)[0]
+    erase = transform({"image": image})["erase"]
+    return erase_batch(image[None].clone(), {key: value[None] for key, value in erase.items()})[0]
 
 
 def test_random_erase_probability_area_and_pixel_noise():
     erase = RandomErase(training_opts(["--common.config-file", RESNET_CONFIG]))
     draws, erased_count, areas, values = 800, 0, [], []
     for _ in range(draws):
-        out = erased(erase, torch.zeros(3, 40, 40), pixel=True)
+        out = erased(erase, torch.zeros(3, 40, 40))
         hit = out.ne(0).any(0)
         if hit.any():
             erased_count += 1
@@ -120,8 +120,28 @@ def test_random_erase_probability_area_and_pixel_noise():
     noise = torch.cat([v.flatten() for v in values])
     assert abs(float(noise.mean())) < 0.05 and abs(float(noise.std()) - 1) < 0.05
     const = RandomErase(training_opts(["--image-augmentation.random-erase.p", "1"]))
-    out = erased(const, torch.ones(3, 40, 40), pixel=False)
+    out = erased(const, torch.ones(3, 40, 40))
     assert out.eq(0).any() and set(out.unique().tolist()) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("mode", ["const", "pixel"])
+def test_random_erase_in_two_halves_is_torchvisions_transform_for_the_same_seed(mode):
+    from torchvision.transforms import v2
+
+    erase = RandomErase(training_opts(["--image-augmentation.random-erase.p", "0.5",
+                                       "--image-augmentation.random-erase.mode", mode]))
+    reference = v2.RandomErasing(p=0.5, scale=(0.02, 1 / 3), ratio=(0.3, 1 / 0.3),
+                                 value="random" if mode == "pixel" else 0.0)
+    image = torch.rand(3, 37, 53)
+    changed = 0
+    for seed in range(60):
+        torch.manual_seed(seed)
+        expected = reference(image.clone())
+        torch.manual_seed(seed)
+        got = erased(erase, image)
+        assert torch.equal(got, expected)
+        changed += not torch.equal(got, image)
+    assert 15 < changed < 45
 
 
 def mixing(*args, n_classes=8):

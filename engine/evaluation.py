@@ -1,7 +1,6 @@
 """The evaluation loop shared by validation during training and by the evaluation scripts."""
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, List, Optional
 
 import torch
@@ -11,13 +10,11 @@ from tqdm import tqdm
 
 from engine.compilation import GRAPHS, compile_model
 from engine.loop_helpers import BatchInputs, detach_float, format_duration, forward_model, to_device
+from engine.progress import ProgressClock
 from metrics import Statistics
 from utils import logger
 from utils.errors import DataError
 from utils.runtime import Runtime
-
-PROGRESS_SECONDS = 30.0  # a progress line at least this often
-
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metric_names: List[str],
@@ -45,15 +42,13 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
     inputs = BatchInputs(opts, channels_last)
     stats = Statistics(metric_names, opts)
     zero = torch.zeros(())
-    seen, started = 0, time.perf_counter()
-    last_line, batches = started, len(loader) if hasattr(loader, "__len__") else "?"
+    seen, clock, batches = 0, ProgressClock(), len(loader) if hasattr(loader, "__len__") else "?"
     try:
         for index, batch in enumerate(tqdm(loader, desc=description, disable=not runtime.is_main,
                                            dynamic_ncols=True, leave=False)):
-            if runtime.is_main and time.perf_counter() - last_line >= PROGRESS_SECONDS:
-                last_line = time.perf_counter()
+            if runtime.is_main and clock.due():
                 logger.log(f"{description}: batch {index + 1} of {batches}, {seen} images, elapsed "
-                           f"{format_duration(last_line - started)}")
+                           f"{format_duration(clock.elapsed())}")
             if batch is None:
                 continue
             images = inputs.layout(inputs(batch, runtime.device))

@@ -10,7 +10,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from cvnets import EMA
 from data.loaders import worker_death
@@ -20,8 +19,10 @@ from engine.epoch_timing import EpochTimer
 from engine.evaluation import evaluate
 from engine.loop_helpers import BatchInputs, detach_float, format_duration
 from engine.preemption import Preemption, signal_name
+from engine.progress import TrainingProgress
 from engine.resume_checkpoint import ResumeState, make_checkpoint
 from engine.run_folder import RunFolder
+from engine.training_step import TrainingStep
 from metrics import Statistics
 from optim import BaseScheduler
 from utils import logger
@@ -30,9 +31,6 @@ from utils.errors import ParcError, TrainingError, TrainingInterrupted
 from utils.io import write_text
 from utils.random_state import capture_rng_state, restore_rng_state
 from utils.runtime import Runtime, busy_machine
-
-PROGRESS_SECONDS = 30.0  # a progress line at least this often, whatever common.log_freq says
-
 
 def metric_names(opts: Any) -> List[str]:
     names = list(getattr(opts, "stats.name") or ["loss"])
@@ -53,8 +51,6 @@ class Trainer:
                  scaler: Optional[torch.amp.GradScaler] = None, state: Optional[ResumeState] = None,
                  batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None,
                  handle_signals: bool = False) -> None:
-        from engine.training_step import TrainingStep
-
         self.opts, self.runtime = opts, runtime
         self.model, self.criterion, self.optimizer, self.scheduler = model, criterion, optimizer, scheduler
         self.train_loader, self.val_loader, self.train_sampler = train_loader, val_loader, train_sampler
@@ -124,7 +120,10 @@ class Trainer:
         accum = self._accumulation(epoch)
         self.optimizer.zero_grad(set_to_none=True)
         timer = self.step.timer = EpochTimer()
-        progress = _Progress(self, epoch, start_step, start_step + len(self.train_loader))
+        progress = TrainingProgress(epoch, start_step, start_step + len(self.train_loader), self.runtime.is_main,
+                                    self.log_freq, self.runtime.world_size,
+                                    lambda loss, lr: self._scalars("train_iter", {"loss": loss, "lr": lr},
+                                                                   self.iterations))
         batches = iter(self.train_loader)
         timer.start_loop()
         for step in range(start_step, progress.total):
@@ -294,38 +293,6 @@ class Trainer:
     def _write_metrics_file(self) -> None:
         """``metrics.jsonl`` from the finished epochs' records (those ``checkpoint.pt`` holds)."""
         write_text("".join(json.dumps(record) + "\n" for record in self.history), self.run_folder.metrics)
-
-
-class _Progress:
-    """The progress bar of a training epoch and its progress lines: every ``common.log_freq`` steps
-    and at least every :data:`PROGRESS_SECONDS` (main process only)."""
-
-    def __init__(self, trainer: Trainer, epoch: int, start_step: int, total: int) -> None:
-        self.trainer, self.epoch, self.total = trainer, epoch, total
-        self.enabled = trainer.runtime.is_main
-        self.bar = tqdm(desc=f"epoch {epoch}", disable=not self.enabled, dynamic_ncols=True, leave=False,
-                        initial=start_step, total=total)
-        self.started = self.last_line = time.perf_counter()
-        self.seen = 0
-
-    def update(self, step: int, stats: Statistics, loss: Tensor, lr: float, n: int) -> None:
-        self.seen += n
-        if not self.enabled:
-            return
-        self.bar.update(1)
-        self.bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
-        now = time.perf_counter()
-        if step % self.trainer.log_freq and now - self.last_line < PROGRESS_SECONDS:
-            return
-        self.last_line = now
-        elapsed = now - self.started
-        rate = self.seen * self.trainer.runtime.world_size / max(elapsed, 1e-9)
-        logger.log(f"epoch {self.epoch} [{step + 1}/{self.total}] {stats.summary()} | lr {lr:.3e} | "
-                   f"{rate:.1f} img/s | elapsed {format_duration(elapsed)}")
-        self.trainer._scalars("train_iter", {"loss": float(loss), "lr": lr}, self.trainer.iterations)
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def _fmt(values: Dict[str, float]) -> str:

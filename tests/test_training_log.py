@@ -25,8 +25,7 @@ def busy_run(digits, tmp_path_factory):
     the progress interval shortened to nothing (every step and every validation batch then logs)."""
     patch = pytest.MonkeyPatch()
     patch.setattr(os, "getloadavg", lambda: (2.0 * (os.cpu_count() or 1), 0.0, 0.0))
-    patch.setattr("engine.trainer.PROGRESS_SECONDS", 0.0)
-    patch.setattr("engine.evaluation.PROGRESS_SECONDS", 0.0)
+    patch.setattr("engine.progress.PROGRESS_SECONDS", 0.0)
     try:
         run = train(training_opts(tiny_args(digits, tmp_path_factory.mktemp("results"), "run", epochs=1,
                                             extra=["--common.log-freq", "1000"])))

@@ -1,6 +1,7 @@
 """The evaluation loop shared by validation during training and by the evaluation scripts."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Callable, List, Optional
 
 import torch
@@ -37,8 +38,8 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
     model.eval()
     if criterion is not None:
         criterion.eval()
-    if runtime.compile is not None:
-        compile_model(model, runtime.compile)
+    if runtime.compile is not None:  # unless training compiled it: images of their own sizes share a graph
+        compile_model(model, runtime.compile, dynamic=None)
     inputs = BatchInputs(opts, channels_last)
     stats = Statistics(metric_names, opts)
     zero = torch.zeros(())
@@ -52,10 +53,9 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
             if batch is None:
                 continue
             images = inputs.layout(inputs(batch, runtime.device))
-            if runtime.compile is not None:
-                GRAPHS.sees(model, images, "evaluation")
             target = to_device(batch.get("label"), runtime.device)
-            with runtime.autocast():
+            watch = GRAPHS.watch(model, images, "evaluation") if runtime.compile is not None else nullcontext()
+            with watch, runtime.autocast():
                 prediction = forward(model, images) if forward is not None else forward_model(model, images, target)
                 loss = criterion(prediction, target) if criterion is not None and target is not None else zero
             prediction = detach_float(prediction)

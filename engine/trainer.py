@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from cvnets import EMA
 from data.loaders import worker_death
-from engine.compilation import EVALUATION_SHAPES, GRAPHS, allow_graphs
+from engine.compilation import EVALUATION_SHAPES, GRAPHS, allow_graphs, compiled_graphs
 from engine.epoch_checkpoints import EpochCheckpoints
 from engine.epoch_timing import EpochTimer
 from engine.evaluation import evaluate
@@ -205,7 +205,7 @@ class Trainer:
         self.train_sampler.update_scales(epoch)
         if self.runtime.compile is not None:
             shapes = len(getattr(self.train_sampler, "pairs", [None]))
-            allow_graphs(GRAPHS.total() + shapes + EVALUATION_SHAPES * (2 if self.ema is not None else 1))
+            allow_graphs(compiled_graphs() + shapes + EVALUATION_SHAPES * (2 if self.ema is not None else 1))
         train_values = self.train_epoch(epoch, start_step)
         val_values = self.validate(self.model, epoch, "validation")
         logger.log(f"epoch {epoch} training: {_fmt(train_values)}")

@@ -54,12 +54,11 @@ class TrainingStep:
             if self.batch_mixing is not None:
                 images, target = self.batch_mixing(images, target)
             images = self.inputs.layout(images)
-        if self.runtime.compile is not None:
-            GRAPHS.sees(self.model, images, "training")
+        watch = GRAPHS.watch(self.model, images, "training") if self.runtime.compile is not None else nullcontext()
         no_sync = not sync_now and hasattr(self.model, "no_sync")
         with self.model.no_sync() if no_sync else nullcontext():
             with timer.section("forward"):
-                with self.runtime.autocast():
+                with watch, self.runtime.autocast():
                     prediction = forward_model(self.model, images, target)
                     loss = self.criterion(prediction, target)
                 if self.check_loss is not None:

@@ -120,3 +120,20 @@ def test_variable_batch_epochs_compile_one_graph_per_shape_and_resume_either_way
     train(training_opts(variable_batch_args(digits, results, "eager", 3, compile_=True)))
     assert "epoch 2 training" in (eager / "train.log").read_text()
     assert max_weight_difference(compiled / "checkpoint_last.pt", eager / "checkpoint_last.pt") <= 1e-5
+
+
+def test_evaluation_of_images_of_their_own_sizes_shares_a_dynamic_graph(fresh_dynamo):
+    """An evaluation script's model (detection, segmentation: images of their own sizes) compiles
+    one static graph, then one with dynamic sizes, never one per size."""
+    from engine.evaluation import evaluate
+
+    opts = training_opts(["--common.config-file", "config/classification/demo/parcnet_digits.yaml"])
+    runtime = Runtime(device=torch.device("cpu"), compile=CompileSettings(backend="eager"))
+    sizes = [(20 + 2 * i, 30 - i) for i in range(12)]  # more sizes than dynamo's default recompile limit
+    loader = [{"image": torch.randint(0, 256, (1, 3, h, w), dtype=torch.uint8), "label": torch.tensor([i % 10])}
+              for i, (h, w) in enumerate(sizes)]
+    model = TinyClassifier()
+    stats = evaluate(model, loader, nn.CrossEntropyLoss(), ["loss", "top1"], runtime, opts=opts)
+    assert stats.metrics["top1"].state[1] == 12
+    assert counters["stats"]["unique_graphs"] == 2
+    assert GRAPHS.total() == 12

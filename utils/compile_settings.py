@@ -28,7 +28,7 @@ def arguments_compile(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 @dataclass(frozen=True)
 class CompileSettings:
-    """How ``torch.compile`` compiles the model: its ``mode`` and ``backend``; shapes are static."""
+    """How ``torch.compile`` compiles the model: its ``mode`` and ``backend``."""
 
     mode: str = "default"
     backend: str = "inductor"
@@ -47,10 +47,10 @@ class CompileSettings:
 
     def compile_kwargs(self) -> Dict[str, Any]:
         """The keyword arguments of ``torch.compile``."""
-        kwargs: Dict[str, Any] = {"backend": self.backend, "dynamic": False}
+        kwargs: Dict[str, Any] = {"backend": self.backend}
         if self.backend == "inductor" and self.mode != "default":
             kwargs["mode"] = self.mode
         return kwargs
 
     def __str__(self) -> str:
-        return f"backend {self.backend}, mode {self.mode}, static shapes"
+        return f"backend {self.backend}, mode {self.mode}"

@@ -17,6 +17,7 @@ from typing import Any, Collection, Dict, Iterable, Iterator, List
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 GENERATORS = ("python", "numpy", "torch")  # random, numpy.random, torch's CPU generator
 
@@ -120,8 +121,6 @@ def seeded_draws(seed: int, generators: Collection[str] = GENERATORS) -> Iterato
     others untouched. Outside a data loading process the process's own states are given back after
     the block (training draws from them); a loading process reseeds for each sample, so it keeps none.
     """
-    from torch.utils.data import get_worker_info
-
     restore = get_worker_info() is None
     saved = {}
     if "python" in generators:

@@ -21,6 +21,7 @@ from options.values import config_defaults
 from utils.config_file import resolve_config_path
 from utils.errors import ConfigError
 from utils.opts import Options
+from utils.compile_settings import arguments_compile
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -55,6 +56,7 @@ def build_parser(description: str, extra: Iterable[Callable[[argparse.ArgumentPa
     arguments_common(parser)
     arguments_ddp(parser)
     arguments_inference(parser)
+    arguments_compile(parser)
     arguments_components(parser)
     for add in extra:
         add(parser)

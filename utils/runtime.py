@@ -16,6 +16,7 @@ import torch.distributed as dist
 
 from utils import logger
 from utils.compile_settings import CompileSettings
+from utils.device_defaults import amp_dtype_name, default_backend
 from utils.errors import ConfigError
 
 
@@ -58,16 +59,12 @@ def _select_device(opts: Any, local_rank: int) -> torch.device:
 
 
 def _amp_dtype(opts: Any, device: torch.device) -> Optional[torch.dtype]:
-    if not getattr(opts, "common.mixed_precision"):
-        return None
-    explicit = getattr(opts, "common.mixed_precision_dtype")
-    if device.type == "cuda":
-        return torch.bfloat16 if explicit == "bfloat16" else torch.float16
-    if explicit == "bfloat16":
-        return torch.bfloat16
-    logger.log("Mixed precision is off on the CPU (pass --common.mixed-precision-dtype bfloat16 to use "
-               "bfloat16 autocast)")
-    return None
+    enabled = bool(getattr(opts, "common.mixed_precision"))
+    name = amp_dtype_name(device.type, enabled, getattr(opts, "common.mixed_precision_dtype"))
+    if enabled and name is None:
+        logger.log("Mixed precision is off on the CPU (pass --common.mixed-precision-dtype bfloat16 to use "
+                   "bfloat16 autocast)")
+    return getattr(torch, name) if name else None
 
 
 def launched_by_torch() -> bool:
@@ -107,7 +104,7 @@ def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     device = _select_device(opts, local_rank)
     _set_deterministic(opts, autotune)
     if use_ddp and not dist.is_initialized():
-        backend = getattr(opts, "ddp.backend") or ("nccl" if device.type == "cuda" else "gloo")
+        backend = getattr(opts, "ddp.backend") or default_backend(device.type)
         timeout = timedelta(seconds=float(getattr(opts, "ddp.timeout")))
         dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world_size,
                                 timeout=timeout, device_id=device if device.type == "cuda" else None)

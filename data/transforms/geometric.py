@@ -49,6 +49,15 @@ class CenterCrop:
     def __init__(self, opts: Any, size: Size) -> None:
         self.height, self.width = pair(size)
 
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Centre crop (classification evaluation)")
+        add_options(group, "--image-augmentation.center-crop", [
+            ("margin", 32, "evaluation resizes the shorter side to the crop size plus this many pixels, then keeps "
+             "the central crop (32: the reference's rule, 224 of 256 pixels at ImageNet sizes; 0: the whole image)"),
+        ])
+        return parser
+
     def __call__(self, data: Sample) -> Sample:
         h, w = data["image"].shape[:2]
         return crop_sample(data, (h - self.height) // 2, (w - self.width) // 2, self.height, self.width)

@@ -9,9 +9,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch.utils.data import DataLoader
+from torch.utils.data._utils.collate import collate_tensor_fn
 
 from data.datasets import build_dataset
-from data.samplers import BaseBatchSampler, build_sampler
+from data.samplers import BaseBatchSampler, build_sampler, crop_size
 from utils import logger
 
 
@@ -45,7 +46,8 @@ def _collate(values: List[Any]) -> Any:
     if isinstance(first, dict):
         return {key: _collate([v[key] for v in values]) for key in first}
     if isinstance(first, torch.Tensor) and all(v.shape == first.shape for v in values):
-        return torch.stack(values)
+        # in a loading process, stacked straight into shared memory (no copy there when it is sent)
+        return collate_tensor_fn(values)
     if isinstance(first, (int, float)) and not isinstance(first, bool):
         return torch.tensor(values)
     return list(values)
@@ -135,8 +137,9 @@ def eval_opts(opts: Any) -> Any:
     opts = copy.copy(opts)
     setattr(opts, "dataset.val_batch_size0", getattr(opts, "dataset.eval_batch_size0"))
     if getattr(opts, "sampler.name").startswith("variable"):
-        setattr(opts, "sampler.bs.crop_size_height", getattr(opts, "sampler.vbs.crop_size_height"))
-        setattr(opts, "sampler.bs.crop_size_width", getattr(opts, "sampler.vbs.crop_size_width"))
+        height, width = crop_size(opts)
+        setattr(opts, "sampler.bs.crop_size_height", height)
+        setattr(opts, "sampler.bs.crop_size_width", width)
         setattr(opts, "sampler.name", "batch_sampler")
     return opts
 

@@ -26,6 +26,7 @@ from options.help import HELP_FLAGS, USAGE, HelpFormatter, add_help_options, hel
 from options.values import config_defaults
 from utils.config_file import dump_yaml
 from utils.errors import ConfigError
+from utils.compile_settings import arguments_compile
 from utils.opts import Options, opts_to_dict
 from utils.zoo import config_for
 
@@ -60,6 +61,7 @@ def _assemble(description: str, extra: Iterable[Declare], task: Optional[str], c
     arguments_common(parser)
     arguments_ddp(parser)
     arguments_inference(parser)
+    arguments_compile(parser)
     components(parser)
     parser.extra = list(extra)
     for add in parser.extra:

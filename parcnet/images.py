@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from data.datasets import read_image
-from data.loaders import eval_opts
+from data.samplers import crop_size
 from data.transforms.presets import classification_eval_transform
 from utils.errors import ConfigError, DataError
 
@@ -53,9 +53,7 @@ def preprocess(image: Any, model: nn.Module, channel_order: str = "RGB") -> torc
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
         raise DataError(f"preprocess takes an H x W x 3 uint8 array, got shape {tuple(array.shape)} of {array.dtype}")
     bgr = np.ascontiguousarray(array[:, :, ::-1] if order == "RGB" else array)  # the decoders' order
-    sized = eval_opts(opts)
-    side = min(int(getattr(sized, "sampler.bs.crop_size_height")), int(getattr(sized, "sampler.bs.crop_size_width")))
-    return classification_eval_transform(opts, side)({"image": bgr})["image"].unsqueeze(0)
+    return classification_eval_transform(opts, min(crop_size(opts)))({"image": bgr})["image"].unsqueeze(0)
 
 
 def load_image(path: Union[str, os.PathLike], model: nn.Module) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """The set-up of a training or evaluation process: its place in a distributed run (started by
-torchrun or by ``main_train.py`` itself), its device, seeds, determinism and mixed precision."""
+torchrun or by ``main_train.py`` itself), its device, seeds, determinism, mixed precision and
+compilation (:mod:`utils.compile_settings`)."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from utils import logger
+from utils.compile_settings import CompileSettings
 from utils.device_defaults import amp_dtype_name, default_backend
 from utils.errors import ConfigError
 
@@ -21,7 +23,8 @@ from utils.errors import ConfigError
 @dataclass
 class Runtime:
     """What a process needs to know about itself: its device, its rank among ``world_size``
-    processes, and the autocast dtype of mixed precision (``None``: off)."""
+    processes, the autocast dtype of mixed precision (``None``: off) and how to compile the model
+    (``None``: not at all)."""
 
     device: torch.device
     rank: int = 0
@@ -29,6 +32,7 @@ class Runtime:
     world_size: int = 1
     amp_dtype: Optional[torch.dtype] = None
     distributed: bool = False  # in a process group (launched by torchrun), even of one process
+    compile: Optional[CompileSettings] = None
 
     @property
     def is_main(self) -> bool:
@@ -81,7 +85,7 @@ def _set_deterministic(opts: Any, autotune: bool) -> None:
 def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     """Join the process group when launched by torchrun or the elastic launcher (and
     ``ddp.enable``), pick the device, seed the random generators, set determinism and choose the
-    mixed-precision dtype.
+    mixed-precision dtype and the compile settings.
 
     Args:
         opts: the run's options (``common.*``, ``ddp.*``).
@@ -110,7 +114,22 @@ def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     np.random.seed(seed)
     torch.manual_seed(seed)
     runtime = Runtime(device=device, rank=rank, local_rank=local_rank, world_size=world_size,
-                      amp_dtype=_amp_dtype(opts, device), distributed=use_ddp)
+                      amp_dtype=_amp_dtype(opts, device), distributed=use_ddp, compile=CompileSettings.from_opts(opts))
     if runtime.distributed:
         logger.log(f"Distributed run: {world_size} processes, backend {dist.get_backend()}, device {device.type}")
     return runtime
+
+
+def busy_machine() -> Optional[str]:
+    """A warning when the machine's load average (over the last minute) exceeds its CPU count:
+    other processes then compete with this one, and its times are longer than on an idle machine
+    (the times the README quotes); ``None`` otherwise."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return None
+    if load <= cores:
+        return None
+    return (f"the load average of this machine ({load:.1f}) exceeds its {cores} CPU cores: other processes compete "
+            f"with this run, which will be slower than on an idle machine (the times the README quotes)")

@@ -1,0 +1,28 @@
+"""The evaluation commands (``eval_cls.py``, ``eval_det.py``, ``eval_seg.py``): one per task, each
+in its own module, all on the shared loop of :mod:`engine.evaluation`."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.eval_classification import evaluate_classification
+from engine.eval_detection import evaluate_detection
+from engine.eval_segmentation import evaluate_segmentation
+from engine.eval_setup import Evaluation, prepare_evaluation
+
+TASKS = {"classification": evaluate_classification, "detection": evaluate_detection,
+         "segmentation": evaluate_segmentation}
+
+
+def run_evaluation(opts: Any, task: str) -> Evaluation:
+    """Evaluate the model of ``model.<task>.pretrained`` in the ``evaluation.<task>.mode``.
+
+    Args:
+        opts: the parsed evaluation options.
+        task: ``classification``, ``detection`` or ``segmentation``.
+
+    Returns:
+        The metrics line (validation_set mode) and the files written, in the run folder
+        ``<common.results_loc>/<common.run_label>``.
+    """
+    runtime, model, mode, run = prepare_evaluation(opts, task)
+    return TASKS[task](opts, runtime, model, mode, run)

@@ -10,6 +10,11 @@ Modes (``--evaluation.classification.mode``):
   image_folder    the top-5 classes of every image in that folder.
 The image modes name the classes (the dataset's class folders, ImageNet's names for a 1000-class
 model, else the indices) and also save them in ``<results>/<run>/predictions.json``.
+
+``--inference.model FILE --inference.backend onnxruntime|mnn|executorch|pytorch`` evaluates an export
+of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
+PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
+size are resized to the export's.
 """
 from __future__ import annotations
 
@@ -59,12 +64,13 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
+    from deploy.deployed import load_deployed
     from engine.eval_setup import evaluation_images, prepare_evaluation
     from options import get_eval_arguments
     from utils.io import write_json
 
     opts = get_eval_arguments(args)
-    runtime, model, mode, out_dir = prepare_evaluation(opts, "classification")
+    runtime, model, mode, out_dir = prepare_evaluation(opts, "classification", load_deployed(opts, "classification"))
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime)
         path = write_json(metrics, out_dir.eval_metrics)

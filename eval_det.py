@@ -16,6 +16,11 @@ Boxes are mapped back to each image's own size. For an instance segmentation mod
 the mask AP (``mask_AP``, ``mask_AP50``, ...) joins the box AP, the masks go to segmentations.json
 and are drawn with the boxes; such a model resizes its inputs itself, so the images reach it at
 their own size.
+
+``--inference.model FILE --inference.backend onnxruntime|mnn|executorch|pytorch`` evaluates an export
+of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
+PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
+size are resized to the export's.
 """
 from __future__ import annotations
 
@@ -158,12 +163,13 @@ def detect_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pat
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
+    from deploy.deployed import load_deployed
     from engine.eval_setup import evaluation_images, prepare_evaluation
     from options import get_eval_arguments
     from utils.io import write_json
 
     opts = get_eval_arguments(args)
-    runtime, model, mode, out_dir = prepare_evaluation(opts, "detection")
+    runtime, model, mode, out_dir = prepare_evaluation(opts, "detection", load_deployed(opts, "detection"))
     if mode == "validation_set":
         metrics = evaluate_validation_set(opts, model, runtime, out_dir)
         path = write_json(metrics, out_dir.eval_metrics)

@@ -13,6 +13,11 @@ Predictions are resized (nearest) to each image's own size. ``--evaluation.segme
 writes label PNGs (predictions_no_cmap/), ``apply-color-map`` colour PNGs (predictions_cmap/) and
 ``save-overlay-rgb-pred`` the colours blended over the image (predictions_overlay/); the image
 modes write the colour PNGs when none is asked for.
+
+``--inference.model FILE --inference.backend onnxruntime|mnn|executorch|pytorch`` evaluates an export
+of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
+PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
+size are resized to the export's.
 """
 from __future__ import annotations
 
@@ -148,12 +153,13 @@ def predict_images(opts: Any, model: nn.Module, runtime: Any, paths: Sequence[Pa
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
+    from deploy.deployed import load_deployed
     from engine.eval_setup import evaluation_images, prepare_evaluation
     from options import get_eval_arguments
     from utils.io import write_json
 
     opts = get_eval_arguments(args)
-    runtime, model, mode, out_dir = prepare_evaluation(opts, "segmentation")
+    runtime, model, mode, out_dir = prepare_evaluation(opts, "segmentation", load_deployed(opts, "segmentation"))
     if mode == "validation_set":
         scores = evaluate_validation_set(opts, model, runtime, out_dir)
         path = write_json(scores, out_dir.eval_metrics)

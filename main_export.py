@@ -10,6 +10,16 @@ false`` keeps it as it is). The export runs in its own runtime (onnxruntime, ``t
 ``torch.export.load``) on a random image; the command fails when an output differs from the
 unfolded PyTorch model's by more than 1e-4 (max relative error). The input size, the config and the
 outputs are recorded in ``<output>.json`` (and in the ONNX file's metadata).
+
+For edge devices (deploy/device_export.py): ``--export.format executorch`` writes an ExecuTorch
+program (``.pte``, XNNPACK delegate) checked in the ExecuTorch runtime, ``--export.format coreml`` a
+Core ML package (``.mlpackage``) checked by reading its specification back (Core ML runs only on
+Apple's systems). ``--export.quantize int8`` (onnx, executorch) quantizes after training on
+``--export.calibration-images`` images of the config's training set (validation transform): the
+command prints how the INT8 model agrees with the float32 one on them (top-1 agreement for a
+classifier, relative error) and records it in the sidecar with the settings and the layer groups
+kept float32 (chosen by measurement). executorch and coremltools are optional packages
+(requirements-deploy.txt).
 """
 from __future__ import annotations
 
@@ -21,6 +31,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
+from deploy.device_export import DEVICE_FORMATS
+from deploy.quantize import QUANTIZE_CHOICES
 from engine.export import FORMATS, ONNX_EXPORTERS
 from utils.entry import run_entry
 from utils.errors import ConfigError
@@ -30,13 +42,18 @@ from utils.opts import add_options
 def arguments_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Export")
     add_options(group, "--export", [
-        ("format", "onnx", "what to write", dict(choices=FORMATS)),
+        ("format", "onnx", "what to write (executorch, coreml: optional packages)",
+         dict(choices=FORMATS + DEVICE_FORMATS)),
         ("output", None, "file to write (its metadata goes to <output>.json)", dict(type=str)),
         ("input-size", None, "input height and width, or one side (default: the config's evaluation crop size)",
          dict(type=int, nargs="+", metavar="SIDE")),
         ("dynamic-batch", False, "let the batch size vary (a fixed batch of 1 otherwise)"),
         ("onnx-exporter", "dynamo", "dynamo: torch.onnx.export(dynamo=True); legacy: the TorchScript based exporter",
          dict(choices=ONNX_EXPORTERS)),
+        ("quantize", "none", "int8: post-training INT8 quantization (onnx: onnxruntime static QDQ; executorch: PT2E "
+                             "with the XNNPACK quantizer)", dict(choices=QUANTIZE_CHOICES)),
+        ("calibration-images", 100, "images of the training set (validation transform) that INT8 quantization is "
+                                    "calibrated and checked on"),
     ])
     return parser
 
@@ -52,7 +69,7 @@ def input_convention(opts: Any) -> Dict[str, Any]:
 
 def main(args: Optional[Sequence[str]] = None) -> None:
     from cvnets import get_model
-    from cvnets.misc.fuse import fuse_for_inference
+    from deploy.device_export import check_device_options, export_device, write_sidecar
     from engine import export
     from engine.eval_setup import evaluation_size
     from options import build_parser, parse_options
@@ -69,10 +86,48 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     fuse, dynamic = bool(getattr(opts, "inference.fuse")), bool(getattr(opts, "export.dynamic_batch"))
     exporter = getattr(opts, "export.onnx_exporter")
 
+    quantize = getattr(opts, "export.quantize")
+    device = fmt in DEVICE_FORMATS or quantize == "int8"
+    if device:
+        check_device_options(fmt, quantize, exporter, dynamic)
+
     model = get_model(opts).eval()
     reference = export.deployable(model, task, (h, w))
     example = torch.rand(2 if dynamic else 1, 3, h, w, generator=torch.Generator().manual_seed(0))
     path = Path(output)
+    if device:
+        checked = export_device(opts, model, example, path, fuse)
+    else:
+        checked = {"parity_max_relative_error": float32_export(model, reference, example, path, fmt, task, fuse,
+                                                               exporter, dynamic)}
+    metadata: dict[str, Any] = {
+        "config_file": getattr(opts, "common.config_file"),
+        "pretrained": getattr(opts, f"model.{task}.pretrained"),
+        "task": task,
+        "input_size": [h, w],
+        "input": {"name": export.INPUT_NAME, "shape": ["batch" if dynamic else 1, 3, h, w], "dtype": "float32",
+                  "layout": "NCHW", "values": "the tensor the config's evaluation transforms give the model",
+                  **input_convention(opts)},
+        "outputs": export.OUTPUT_NAMES[task],
+        "format": fmt,
+        "onnx_exporter": exporter if fmt == "onnx" else None,
+        "fused": fuse and fmt != "executorch",
+        **checked,
+        "torch_version": torch.__version__,
+    }
+    sidecar = export.write_metadata(path, fmt, metadata) if fmt in FORMATS else write_sidecar(path, metadata)
+    print(f"exported {task} model to {path} ({fmt}{', ' + exporter + ' exporter' if fmt == 'onnx' else ''}, "
+          f"input {'N' if dynamic else 1} x 3 x {h} x {w}); metadata: {sidecar}")
+
+
+def float32_export(model: Any, reference: Any, example: Any, path: Path, fmt: str, task: str, fuse: bool,
+                   exporter: str, dynamic: bool) -> float:
+    """Write the float32 ``fmt`` export of ``model`` and check it against ``reference`` (batch 1, and
+    batch 3 with a dynamic batch): the largest max relative error."""
+    from cvnets.misc.fuse import fuse_for_inference
+    from engine import export
+
+    h, w = example.shape[-2:]
     with export.onnx_implementation() if fmt == "onnx" else nullcontext():
         module = export.deployable(fuse_for_inference(model, (h, w)), task, (h, w)) if fuse else reference
         export.export_module(module, example, fmt, path, task, exporter, dynamic)
@@ -85,24 +140,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         other = torch.rand(3, 3, h, w, generator=torch.Generator().manual_seed(1))
         error = max(error, export.check_parity(runner, reference, other))
         print(f"parity at batch 3: max relative error {error:.2e}")
-    metadata: dict[str, Any] = {
-        "config_file": getattr(opts, "common.config_file"),
-        "pretrained": getattr(opts, f"model.{task}.pretrained"),
-        "task": task,
-        "input_size": [h, w],
-        "input": {"name": export.INPUT_NAME, "shape": ["batch" if dynamic else 1, 3, h, w], "dtype": "float32",
-                  "layout": "NCHW", "values": "the tensor the config's evaluation transforms give the model",
-                  **input_convention(opts)},
-        "outputs": export.OUTPUT_NAMES[task],
-        "format": fmt,
-        "onnx_exporter": exporter if fmt == "onnx" else None,
-        "fused": fuse,
-        "parity_max_relative_error": error,
-        "torch_version": torch.__version__,
-    }
-    sidecar = export.write_metadata(path, fmt, metadata)
-    print(f"exported {task} model to {path} ({fmt}{', ' + exporter + ' exporter' if fmt == 'onnx' else ''}, "
-          f"input {'N' if dynamic else 1} x 3 x {h} x {w}); metadata: {sidecar}")
+    return error
 
 
 def cli() -> int:

@@ -3,7 +3,7 @@ the input size."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -21,13 +21,17 @@ from utils.io import image_files, require_path
 from utils.runtime import Runtime, setup_runtime
 
 
-def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, RunFolder]:
+def prepare_evaluation(opts: Any, task: str,
+                       model: Optional[nn.Module] = None) -> Tuple[Runtime, nn.Module, str, RunFolder]:
     """For an evaluation script: a single-process runtime, the model in eval mode with its
     ``model.<task>.pretrained`` weights (folded for inference unless ``inference.fuse`` is false),
-    the ``evaluation.<task>.mode`` and the run folder whose files name the outputs."""
+    the ``evaluation.<task>.mode`` and the run folder whose files name the outputs. A given
+    ``model`` (an export run by an inference backend) is evaluated instead of the config's."""
     run = RunFolder.from_options(opts)
     setattr(opts, "ddp.enable", False)
     runtime = setup_runtime(opts)
+    if model is not None:
+        return runtime, model, getattr(opts, f"evaluation.{task}.mode"), run
     if not getattr(opts, f"model.{task}.pretrained"):
         logger.warning(f"no --model.{task}.pretrained given: evaluating randomly initialised weights")
     model = revert_sync_batchnorm(get_model(opts)).to(runtime.device).eval()

@@ -7,6 +7,9 @@ from typing import List
 
 from utils.opts import OptionRow, add_options
 
+# what runs the network of an evaluation: the config's PyTorch model, or an export (inference.model)
+INFERENCE_BACKENDS = ("pytorch", "onnxruntime", "mnn", "executorch")
+
 
 def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Common arguments")
@@ -44,6 +47,11 @@ def arguments_inference(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add_options(group, "--inference", [
         ("fuse", True, "fold batch norms, position embeddings and no-op layers into the convolutions first "
                        "(cvnets.misc.fuse; outputs within 1e-4 of the unfolded model)"),
+        ("backend", "pytorch", "what runs the network in the evaluation scripts: pytorch, or the export of "
+                               "inference.model on onnxruntime, mnn (optional package) or executorch (optional "
+                               "package)", dict(choices=INFERENCE_BACKENDS)),
+        ("model", None, "an exported file (main_export.py) to evaluate instead of the config's PyTorch model; its "
+                        "<file>.json sidecar gives its task, input size and outputs", dict(type=str)),
     ])
     return parser
 

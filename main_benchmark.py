@@ -18,6 +18,10 @@ unfolded); ``--benchmark.train`` times forward and backward passes instead (imag
 ``--benchmark.batch-size``). ``--benchmark.compare-parc`` times
 the model with each implementation of the ParC convolution; ``--benchmark.parc-crossover`` times
 one ParC convolution per implementation on growing feature maps.
+Exported files (deploy/file_benchmark.py, batch 1): ``--inference.model FILE`` times an export of
+main_export.py on ``--benchmark.backend`` (onnxruntime, executorch); ``--benchmark.backend executorch``
+exports the models to ExecuTorch first; ``--export.quantize int8`` times each model's float32 and
+INT8 exports side by side and prints the INT8 speed-ups.
 ``--benchmark.plot DIR`` measures every named model that has a published result and draws the
 result charts (accuracy against parameters, MACs and latency per task) into DIR.
 """
@@ -33,6 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
+from deploy.quantize_options import arguments_quantize
 from engine.inference_backends import BACKENDS
 from utils.entry import run_entry
 from utils.errors import ConfigError
@@ -47,8 +52,8 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         ("batch-size", 1, "batch size of the timed runs"),
         ("latency", False, "also time the forward pass"),
         ("compare-parc", False, "time the ParC convolutions' implementations side by side"),
-        ("backend", "eager", "how timed inference runs: eager PyTorch, torch.compile, onnxruntime or MNN (optional)",
-         dict(choices=BACKENDS)),
+        ("backend", "eager", "how timed inference runs: eager PyTorch, torch.compile, onnxruntime, MNN (optional) or "
+                             "ExecuTorch (optional)", dict(choices=BACKENDS + ("executorch",))),
         ("compare", None, "another config to time alongside this one, paired and interleaved (prints the ratio)",
          dict(type=str)),
         ("compare-fuse", False, "time the model folded for inference and unfolded, paired and interleaved"),
@@ -98,7 +103,7 @@ def models_to_time(opts: Any, model: torch.nn.Module, name: str) -> Dict[str, An
         models = {f"{name} folded": (model, task, True), f"{name} unfolded": (model, task, False)}
     other = getattr(opts, "benchmark.compare")
     if other:
-        other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]),
+        other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark, arguments_quantize]),
                                    ["--common.config-file", other])
         other_name = Path(getattr(other_opts, "common.config_file")).stem
         models[other_name if other_name != name else f"{other_name} ({other})"] = (
@@ -113,7 +118,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from data.transforms import image_to_tensor
     from options import build_parser, parse_options
 
-    opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]), args)
+    opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark, arguments_quantize]), args)
     threads = getattr(opts, "benchmark.threads")
     if threads:
         torch.set_num_threads(threads)
@@ -145,11 +150,19 @@ def main(args: Optional[Sequence[str]] = None) -> None:
                           "combined with benchmark.compare or benchmark.train")
     timed = any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
                  getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
-                 getattr(opts, "benchmark.backend") != "eager"))
+                 getattr(opts, "benchmark.backend") != "eager", getattr(opts, "inference.model"),
+                 getattr(opts, "export.quantize") == "int8"))
     if timed:
         from engine.benchmark import time_models
 
-        result.update(time_models(opts, models_to_time(opts, model, name), (h, w)))
+        exported = (getattr(opts, "inference.model") or getattr(opts, "export.quantize") == "int8"
+                    or getattr(opts, "benchmark.backend") == "executorch")
+        if exported:
+            from deploy.file_benchmark import time_files
+
+            result.update(time_files(opts, models_to_time(opts, model, name), (h, w)))
+        else:
+            result.update(time_models(opts, models_to_time(opts, model, name), (h, w)))
     if getattr(opts, "benchmark.parc_crossover"):
         from engine.benchmark import format_crossover, parc_crossover
 

@@ -32,7 +32,7 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 
 from deploy.device_export import DEVICE_FORMATS
-from deploy.quantize import QUANTIZE_CHOICES
+from deploy.quantize_options import arguments_quantize
 from engine.export import FORMATS, ONNX_EXPORTERS
 from utils.entry import run_entry
 from utils.errors import ConfigError
@@ -50,10 +50,6 @@ def arguments_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         ("dynamic-batch", False, "let the batch size vary (a fixed batch of 1 otherwise)"),
         ("onnx-exporter", "dynamo", "dynamo: torch.onnx.export(dynamo=True); legacy: the TorchScript based exporter",
          dict(choices=ONNX_EXPORTERS)),
-        ("quantize", "none", "int8: post-training INT8 quantization (onnx: onnxruntime static QDQ; executorch: PT2E "
-                             "with the XNNPACK quantizer)", dict(choices=QUANTIZE_CHOICES)),
-        ("calibration-images", 100, "images of the training set (validation transform) that INT8 quantization is "
-                                    "calibrated and checked on"),
     ])
     return parser
 
@@ -74,7 +70,7 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from engine.eval_setup import evaluation_size
     from options import build_parser, parse_options
 
-    opts = parse_options(build_parser("Export a model.", extra=[arguments_export]), args)
+    opts = parse_options(build_parser("Export a model.", extra=[arguments_export, arguments_quantize]), args)
     fmt, output = getattr(opts, "export.format"), getattr(opts, "export.output")
     if not output:
         raise ConfigError("export.output is not set: give the file to write (--export.output model.onnx)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-QUANTIZE_CHOICES = ("none", "int8")
 MIN_GAIN = 0.2  # the share of the all-INT8 error a group must remove to stay float32
 
 Measure = Callable[[Tuple[str, ...]], float]

@@ -6,7 +6,8 @@
     torchrun --nproc_per_node 8 main_train.py --common.config-file ...
 
 Options given on the command line override the config; ``--help`` lists them all. Without
-torchrun, one training process is started per visible GPU (see engine/launch.py).
+torchrun, one training process is started per visible GPU (see engine/launch.py). The files the
+run wrote in its folder are listed at the end.
 """
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ from utils.entry import run_entry
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from engine.launch import launch
+    from options import get_training_arguments
 
-    launch(sys.argv[1:] if args is None else args)
+    argv = sys.argv[1:] if args is None else list(args)
+    get_training_arguments(argv)  # --help, --print-config and bad options answer before the engine is imported
+    from engine.launch import launch
+    from utils.io import print_written
+
+    print_written(launch(argv))
 
 
 def cli() -> int:

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from data.datasets import build_dataset
-from data.samplers import BaseBatchSampler, build_sampler
+from data.samplers import BaseBatchSampler, build_sampler, crop_size
 from utils import logger
 
 
@@ -135,8 +135,9 @@ def eval_opts(opts: Any) -> Any:
     opts = copy.copy(opts)
     setattr(opts, "dataset.val_batch_size0", getattr(opts, "dataset.eval_batch_size0"))
     if getattr(opts, "sampler.name").startswith("variable"):
-        setattr(opts, "sampler.bs.crop_size_height", getattr(opts, "sampler.vbs.crop_size_height"))
-        setattr(opts, "sampler.bs.crop_size_width", getattr(opts, "sampler.vbs.crop_size_width"))
+        height, width = crop_size(opts)
+        setattr(opts, "sampler.bs.crop_size_height", height)
+        setattr(opts, "sampler.bs.crop_size_width", width)
         setattr(opts, "sampler.name", "batch_sampler")
     return opts
 

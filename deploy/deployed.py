@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -22,14 +22,11 @@ from torch import Tensor, nn
 
 from cvnets.models.base import Detections
 from cvnets.models.detection.ssd import select_detections
-from options.common import INFERENCE_BACKENDS
+from deploy.backends import BACKEND_REGISTRY, require_backend
+from deploy.backends.base import FileRun as Run
 from utils.errors import ConfigError
 
-# the export formats each inference backend (options.common.INFERENCE_BACKENDS) runs
-BACKEND_FORMATS = {"pytorch": ("torchscript", "exported_program"), "onnxruntime": ("onnx",), "mnn": ("onnx",),
-                   "executorch": ("executorch",)}
-
-Run = Callable[[np.ndarray], List[np.ndarray]]
+PYTORCH = "pytorch"  # inference.backend's default: the config's model, or a TorchScript / torch.export file
 
 
 def read_sidecar(path: Path) -> Dict[str, Any]:
@@ -108,22 +105,19 @@ class DeployedDetector(DeployedModel):
                                   self.top_k) for i in range(len(images))]
 
 
-def open_file(path: Path, fmt: str, backend: str) -> Run:
-    """A function running the export at ``path`` (format ``fmt``) on ``backend``."""
-    if fmt not in BACKEND_FORMATS[backend]:
-        raise ConfigError(f"inference.backend {backend} runs {' or '.join(BACKEND_FORMATS[backend])} exports; "
-                          f"{path} is {fmt}")
-    if backend == "executorch":
-        from deploy.backends.executorch import load_program
+def file_backends() -> Tuple[str, ...]:
+    """The values of ``inference.backend``: ``pytorch`` and the registered backends that run files."""
+    return (PYTORCH,) + tuple(name for name in BACKEND_REGISTRY.names()
+                              if name != "eager" and BACKEND_REGISTRY.get(name).formats)
 
-        return load_program(path)
-    if backend == "mnn":
-        from deploy.backends.mnn_file import load_mnn
 
-        return load_mnn(path, list(read_sidecar(path)["outputs"]))
-    from engine.export import load_runner
-
-    return load_runner(path, fmt, torch.get_num_threads())
+def open_file(path: Path, fmt: str, backend: str, output_names: List[str]) -> Run:
+    """A function running the export at ``path`` (format ``fmt``, outputs ``output_names``) on the
+    inference backend registered as ``backend`` (``pytorch``: ``eager``)."""
+    runner = require_backend("eager" if backend == PYTORCH else backend)
+    if fmt not in runner.formats:
+        raise ConfigError(f"inference.backend {backend} runs {' or '.join(runner.formats)} exports; {path} is {fmt}")
+    return runner.load_file(path, fmt, output_names)
 
 
 def load_deployed(opts: Any, task: str) -> Optional[DeployedModel]:
@@ -138,10 +132,10 @@ def load_deployed(opts: Any, task: str) -> Optional[DeployedModel]:
         A :class:`DeployedModel` (a :class:`DeployedDetector` for detection), or ``None``.
     """
     backend, model_file = getattr(opts, "inference.backend"), getattr(opts, "inference.model")
-    if backend not in INFERENCE_BACKENDS:
-        raise ConfigError(f"inference.backend {backend!r}: choose one of {', '.join(INFERENCE_BACKENDS)}")
+    if backend not in file_backends():
+        raise ConfigError(f"inference.backend {backend!r}: choose one of {', '.join(file_backends())}")
     if not model_file:
-        if backend != "pytorch":
+        if backend != PYTORCH:
             raise ConfigError(f"inference.backend {backend} runs an exported file: give it with --inference.model "
                               f"FILE (main_export.py writes one)")
         return None
@@ -149,7 +143,7 @@ def load_deployed(opts: Any, task: str) -> Optional[DeployedModel]:
     metadata = read_sidecar(path)
     if metadata["task"] != task:
         raise ConfigError(f"inference.model {path} is a {metadata['task']} model, not a {task} model")
-    run = open_file(path, metadata["format"], backend)
+    run = open_file(path, metadata["format"], backend, list(metadata.get("outputs") or ()))
     model = DeployedDetector(run, metadata, opts) if task == "detection" else DeployedModel(run, metadata)
     print(f"evaluating {path} ({metadata['format']}"
           f"{', ' + metadata['quantization']['dtype'] if metadata.get('quantization') else ''}) on {backend}, "

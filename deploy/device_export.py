@@ -12,15 +12,14 @@ from typing import Any, Dict, Sequence
 from torch import Tensor, nn
 
 from cvnets.misc.fuse import fuse_for_inference
+from deploy import export
 from deploy.agreement import describe
 from deploy.calibration import calibration_images
 from deploy.coreml_export import NOT_RUN, RUNS_HERE, export_coreml
-from engine import export
+from deploy.options import DEVICE_FORMATS, QUANTIZABLE_FORMATS
+from deploy.parity import PARITY_TOLERANCE, check_export
 from utils.errors import ConfigError
 from utils.io import write_text
-
-DEVICE_FORMATS = ("executorch", "coreml")
-QUANTIZABLE_FORMATS = ("onnx", "executorch")
 
 
 def check_device_options(fmt: str, quantize: str, exporter: str, dynamic: bool) -> None:
@@ -61,9 +60,9 @@ def export_device(opts: Any, model: nn.Module, example: Tensor, path: Path, fuse
     fmt, quantize = getattr(opts, "export.format"), getattr(opts, "export.quantize")
     task = getattr(opts, "dataset.category")
     size = tuple(example.shape[-2:])
-    reference = export.deployable(model, task, size)
+    reference = export.deployed(model, size)
     with export.onnx_implementation():
-        module = export.deployable(fuse_for_inference(model, size), task, size) if fuse and fmt != "executorch" \
+        module = export.deployed(fuse_for_inference(model, size), size) if fuse and fmt != "executorch" \
             else reference
         if fmt == "coreml":
             spec = export_coreml(module, example, path, model.output_names)
@@ -71,19 +70,19 @@ def export_device(opts: Any, model: nn.Module, example: Tensor, path: Path, fuse
             return {"coreml": {"specification": spec, "ran": False, "note": NOT_RUN}}
         if fmt == "executorch":
             return _executorch(opts, module, reference, example, path, task, quantize == "int8")
-        return _onnx_int8(opts, module, reference, example, path, task)
+        return _onnx_int8(opts, module, reference, example, path, task, model.output_names)
 
 
 def _executorch(opts: Any, module: nn.Module, reference: nn.Module, example: Tensor, path: Path, task: str,
                 int8: bool) -> Dict[str, Any]:
-    from deploy.backends.executorch import load_program
+    from deploy.executorch_export import load_program
     from deploy.executorch_export import export_executorch
 
     if not int8:
         export_executorch(module, example, path, task)
-        error = export.check_parity(load_program(path), reference, example)
+        error = check_export(load_program(path), reference, example)
         print(f"parity (executorch runtime vs PyTorch, batch 1): max relative error {error:.2e} "
-              f"(limit {export.PARITY_TOLERANCE:g})")
+              f"(limit {PARITY_TOLERANCE:g})")
         return {"parity_max_relative_error": error, "delegate": "XNNPACK"}
     images = _images(opts, example.shape[-2:])
     record, measured = export_executorch(module, example, path, task, images)
@@ -92,13 +91,13 @@ def _executorch(opts: Any, module: nn.Module, reference: nn.Module, example: Ten
 
 
 def _onnx_int8(opts: Any, module: nn.Module, reference: nn.Module, example: Tensor, path: Path,
-               task: str) -> Dict[str, Any]:
+               task: str, output_names: Sequence[str]) -> Dict[str, Any]:
     from deploy.quantize_onnx import quantize_onnx
 
     with tempfile.TemporaryDirectory(prefix="parc_export_") as folder:
         source = Path(folder) / "float32.onnx"
-        export.export_module(module, example, "onnx", source, task)
-        error = export.check_parity(export.load_runner(source, "onnx"), reference, example)
+        export.export_module(module, example, "onnx", source, output_names)
+        error = check_export(export.load_runner(source, "onnx"), reference, example)
         print(f"parity of the float32 export (onnxruntime vs PyTorch, batch 1): max relative error {error:.2e}")
         images = _images(opts, example.shape[-2:])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +106,7 @@ def _onnx_int8(opts: Any, module: nn.Module, reference: nn.Module, example: Tens
     _report(task, record, measured, len(images))
     return {"parity_max_relative_error": error, "parity_of": "the float32 export before quantization",
             "quantization": record}
+
 
 
 def write_sidecar(path: Path, metadata: Dict[str, Any]) -> Path:

@@ -1,4 +1,5 @@
-"""Export to an ExecuTorch program (``.pte``) lowered to the XNNPACK delegate, in float32 or INT8.
+"""Export to an ExecuTorch program (``.pte``) lowered to the XNNPACK delegate, in float32 or INT8,
+and run a program (:func:`load_program`).
 
 INT8 uses PT2E quantization with the XNNPACK quantizer (int8 symmetric weights per channel, int8
 activations calibrated on the calibration images); the layer groups whose quantization measurably
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from deploy.agreement import agreement, relative_errors
+from deploy.agreement import Run, agreement, relative_errors
 from deploy.layer_groups import GROUPS, Stack, group_of
 from deploy.optional import require
 from deploy.quantize import choose_float_groups, settings_record
@@ -74,7 +75,7 @@ def lower(module: nn.Module, example: Tensor, path: Path) -> None:
     write_bytes(lowered.buffer, path)
 
 
-def export_executorch(module: nn.Module, example: Tensor, path: Path, task: str,
+def export_executorch(module: nn.Module, example: Tensor, path: Path, task: Optional[str] = None,
                       images: Optional[Tensor] = None) -> Optional[Tuple[Dict[str, Any], Dict[str, float]]]:
     """Write ``module`` (in eval mode) as an ExecuTorch program for inputs like ``example``.
 
@@ -82,7 +83,7 @@ def export_executorch(module: nn.Module, example: Tensor, path: Path, task: str,
         module: what a deployment runs (``model.deployable(size)``).
         example: an input of the exported shape (batch 1).
         path: the ``.pte`` file to write.
-        task: the model's task (how INT8 agreement is measured).
+        task: the model's task (how INT8 agreement is measured; needed with ``images``).
         images: calibration images for INT8 (``None``: float32).
 
     Returns:
@@ -104,9 +105,21 @@ def export_executorch(module: nn.Module, example: Tensor, path: Path, task: str,
 
         kept, errors = choose_float_groups(graph_groups(graph), measure)
         lower(quantized_graph(graph, images, kept), example, path)
-    from deploy.backends.executorch import load_program
-
     run = load_program(path)
     measured = agreement(task, [np.concatenate(o) for o in zip(*[run(images[i:i + 1].numpy())
                                                                   for i in range(len(images))])], references)
     return settings_record("PT2E static quantization", SCHEME, len(images), kept, errors, measured), measured
+
+
+def load_program(path: Path) -> Run:
+    """A function running the ``forward`` method of the ExecuTorch program at ``path`` on a float32
+    NCHW array (the batch the program was exported for) and returning its outputs as arrays."""
+    require("executorch", "running an ExecuTorch program")
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(str(path)).load_method("forward")
+
+    def run(x: np.ndarray) -> List[np.ndarray]:
+        return [out.numpy() for out in method.execute([torch.from_numpy(np.ascontiguousarray(x))])]
+
+    return run

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from torch import Tensor
 
-from deploy.agreement import Run, agreement, relative_errors, run_images
+from deploy.agreement import agreement, relative_errors, run_images
 from deploy.layer_groups import GROUPS, group_of, onnx_stack
 from deploy.quantize import choose_float_groups, settings_record
 from utils.errors import ExportError

@@ -1,7 +1,8 @@
-"""What the evaluation scripts share: the model to evaluate, the images of the image modes and
-the input size."""
+"""What the evaluations of every task share: the model to evaluate, the images of the image modes
+and their resizing to the model's stride."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
@@ -12,13 +13,27 @@ from torch import nn
 from cvnets import get_model
 from cvnets.misc.fuse import fuse_for_inference
 from data.datasets import read_image
-from data.loaders import eval_opts
+from data.datasets.listing import images_in
 from engine.run_folder import RunFolder
 from utils import logger
 from utils.distributed import revert_sync_batchnorm
 from utils.errors import DataError
-from utils.io import image_files, require_path
+from utils.io import print_written, shown
 from utils.runtime import Runtime, setup_runtime
+
+
+@dataclass
+class Evaluation:
+    """What an evaluation reports: its metrics line (``None`` in the image modes, which print a line
+    per image as they go) and the files it wrote, in order."""
+    summary: Optional[str] = None
+    files: List[Path] = field(default_factory=list)
+
+    def report(self) -> None:
+        """Print the metrics line, then the files written."""
+        if self.summary:
+            print(self.summary)
+        print_written(self.files)
 
 
 def prepare_evaluation(opts: Any, task: str,
@@ -26,7 +41,7 @@ def prepare_evaluation(opts: Any, task: str,
     """For an evaluation script: a single-process runtime, the model in eval mode with its
     ``model.<task>.pretrained`` weights (folded for inference unless ``inference.fuse`` is false),
     the ``evaluation.<task>.mode`` and the run folder whose files name the outputs. A given
-    ``model`` (an export run by an inference backend) is evaluated instead of the config's."""
+    ``model`` (an exported file run by an inference backend) is evaluated instead of the config's."""
     run = RunFolder.from_options(opts)
     setattr(opts, "ddp.enable", False)
     runtime = setup_runtime(opts)
@@ -41,15 +56,18 @@ def prepare_evaluation(opts: Any, task: str,
 
 
 def evaluation_images(opts: Any, task: str, mode: str) -> List[Path]:
-    """The image (single_image) or the images of the folder (image_folder) of ``evaluation.<task>.path``."""
+    """The file of ``evaluation.<task>.path`` (single_image mode), or the visible images of that
+    folder (image_folder mode, sorted by name; hidden files such as macOS's ``._*`` left out)."""
     option = f"evaluation.{task}.path"
-    return image_files(require_path(getattr(opts, option), option, mode), option)
-
-
-def evaluation_size(opts: Any) -> Tuple[int, int]:
-    """``(height, width)`` of the evaluation inputs: the evaluation sampler's crop size."""
-    sized = eval_opts(opts)
-    return int(getattr(sized, "sampler.bs.crop_size_height")), int(getattr(sized, "sampler.bs.crop_size_width"))
+    value = getattr(opts, option)
+    if not value:
+        raise DataError(f"{option} is required in the {mode} mode")
+    path = Path(value).expanduser()
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{option}: no such file or folder: {shown(path)}")
+    return images_in(path, option)
 
 
 def fit_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -6,9 +6,9 @@ from typing import Any, Callable, List, Optional
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from engine.loop_helpers import detach_float, forward_model, to_device
+from engine.progress import progress_bar
 from metrics import Statistics
 from utils.errors import DataError
 from utils.runtime import Runtime
@@ -35,7 +35,7 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
     zero = torch.zeros(())
     seen = 0
     try:
-        for batch in tqdm(loader, desc=description, disable=not runtime.is_main, dynamic_ncols=True, leave=False):
+        for batch in progress_bar(loader, description, runtime.is_main):
             if batch is None:
                 continue
             images = to_device(batch["image"], runtime.device)

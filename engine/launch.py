@@ -20,8 +20,10 @@ import os
 import signal
 import socket
 import sys
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, List, Optional, Sequence
 from urllib.parse import urlparse
 
@@ -202,20 +204,38 @@ def _launch_workers(opts: Any, plan: LaunchPlan, argv: List[str]) -> None:
             _spawn(plan, argv)
 
 
-def launch(argv: Sequence[str]) -> None:
-    """Train with the options of ``argv``, in this process or in one worker per device."""
+def written_since(opts: Any, started: float) -> List[Path]:
+    """The training outputs of the run folder of ``opts`` written since ``started`` (``time.time()``)."""
+    from engine.run_folder import RunFolder
+
+    outputs = RunFolder.from_options(opts).training_outputs()
+    return [path for path in outputs if path.stat().st_mtime >= started - 1.0]  # file clocks are coarse
+
+
+def launch(argv: Sequence[str]) -> List[Path]:
+    """Train with the options of ``argv``, in this process or in one worker per device.
+
+    Args:
+        argv: the command line of ``main_train.py``.
+
+    Returns:
+        The files and folders of the run folder the run wrote (checkpoints, metrics, config, log,
+        curves, TensorBoard logs); none in a worker other than rank 0, nor on a node other than 0.
+    """
     from engine.training import train
     from options import get_training_arguments
 
     argv = list(argv)
     opts = get_training_arguments(argv)
+    started = time.time()
     if launched_by_torch():
         train(opts)
-        return
+        return written_since(opts, started) if int(os.environ.get("RANK", "0")) == 0 else []
     plan = launch_plan(opts, argv)
     if plan.world_size == 1 and plan.nnodes == 1:
         if not getattr(opts, "ddp.enable"):
             logger.log("ddp.enable is false: training in one process")
         train(opts)
-        return
-    _launch_workers(opts, plan, argv)
+    else:
+        _launch_workers(opts, plan, argv)
+    return written_since(opts, started) if plan.node_rank == 0 else []

@@ -11,7 +11,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from cvnets import EMA
 from data.loaders import worker_death
@@ -19,6 +18,7 @@ from engine.epoch_checkpoints import EpochCheckpoints
 from engine.evaluation import evaluate
 from engine.loop_helpers import detach_float, format_duration, forward_model, to_device
 from engine.preemption import Preemption, signal_name
+from engine.progress import progress_bar
 from engine.resume_checkpoint import ResumeState, make_checkpoint
 from engine.run_folder import RunFolder
 from metrics import Statistics
@@ -138,8 +138,8 @@ class Trainer:
         accum = self._accumulation(epoch)
         self.optimizer.zero_grad(set_to_none=True)
         start, seen, total = time.perf_counter(), 0, start_step + len(self.train_loader)
-        progress = tqdm(self.train_loader, desc=f"epoch {epoch}", disable=not self.runtime.is_main,
-                        dynamic_ncols=True, leave=False, initial=start_step, total=total)
+        progress = progress_bar(self.train_loader, f"epoch {epoch}", self.runtime.is_main, initial=start_step,
+                                total=total)
         for step, batch in enumerate(progress, start=start_step):
             if self._done():
                 break
@@ -151,7 +151,7 @@ class Trainer:
                 stats.update(detach_float(prediction), target, loss, n)
                 self.iterations += 1
                 if self.runtime.is_main:
-                    progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}")
+                    progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}", refresh=False)
                     if step % self.log_freq == 0:
                         rate = seen * self.runtime.world_size / max(time.perf_counter() - start, 1e-9)
                         logger.log(f"epoch {epoch} [{step + 1}/{total}] {stats.summary()} | lr {lr:.3e} | "

@@ -7,9 +7,6 @@ from typing import List
 
 from utils.opts import OptionRow, add_options
 
-# what runs the network of an evaluation: the config's PyTorch model, or an export (inference.model)
-INFERENCE_BACKENDS = ("pytorch", "onnxruntime", "mnn", "executorch")
-
 
 def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Common arguments")
@@ -47,9 +44,9 @@ def arguments_inference(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add_options(group, "--inference", [
         ("fuse", True, "fold batch norms, position embeddings and no-op layers into the convolutions first "
                        "(cvnets.misc.fuse; outputs within 1e-4 of the unfolded model)"),
-        ("backend", "pytorch", "what runs the network in the evaluation scripts: pytorch, or the export of "
-                               "inference.model on onnxruntime, mnn (optional package) or executorch (optional "
-                               "package)", dict(choices=INFERENCE_BACKENDS)),
+        ("backend", "pytorch", "what runs the network in the evaluation scripts: pytorch (the config's model, or a "
+                               "torchscript / exported_program file), or a backend of deploy/backends/ that runs the "
+                               "export of inference.model: onnxruntime, mnn, executorch (optional packages)"),
         ("model", None, "an exported file (main_export.py) to evaluate instead of the config's PyTorch model; its "
                         "<file>.json sidecar gives its task, input size and outputs", dict(type=str)),
     ])

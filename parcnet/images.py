@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from data.datasets import read_image
-from data.loaders import eval_opts
+from data.samplers import crop_size
 from data.transforms.presets import classification_eval_transform
 from utils.errors import ConfigError
 
@@ -29,6 +29,4 @@ def load_image(path: Union[str, os.PathLike], model: nn.Module) -> torch.Tensor:
     if opts is None:
         raise ConfigError("load_image needs a model made by parcnet.create_model (it reads the input size from "
                           "model.opts)")
-    sized = eval_opts(opts)
-    side = min(int(getattr(sized, "sampler.bs.crop_size_height")), int(getattr(sized, "sampler.bs.crop_size_width")))
-    return classification_eval_transform(opts, side)({"image": read_image(path)})["image"].unsqueeze(0)
+    return classification_eval_transform(opts, min(crop_size(opts)))({"image": read_image(path)})["image"].unsqueeze(0)

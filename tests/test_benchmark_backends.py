@@ -2,11 +2,13 @@
 import contextlib
 import io
 import json
+import re
 
 import pytest
 
 import main_benchmark
-from engine import benchmark, inference_backends
+from deploy import backends, benchmark, parc_timing, timing
+from deploy.backends.onnx import MNNBackend
 from utils.entry import run_entry
 from utils.errors import ConfigError
 
@@ -29,7 +31,16 @@ def test_paired_comparison_prints_the_ratio():
     other = result["compare"]
     assert other["model"] == "mobilevit_x_small" and other["latency_ms"] > 0 and result["latency_ms"] > 0
     assert other["latency_ratio"] > 0
-    assert any(line.strip().startswith("latency ratio edgeformer_xs / mobilevit_x_small") for line in lines)
+    ratio_lines = [line.strip() for line in lines if line.strip().startswith("latency ratio edgeformer_xs / "
+                                                                               "mobilevit_x_small")]
+    assert len(ratio_lines) == 1 and "interquartile range" in ratio_lines[0] and "min" in ratio_lines[0]
+    low, high = other["latency_ratio_range"]
+    q1, q3 = other["latency_ratio_iqr"]
+    assert 0 < low <= q1 <= other["latency_ratio"] <= q3 <= high
+    printed = re.match(r"latency ratio edgeformer_xs / mobilevit_x_small: (\S+) \(interquartile range (\S+) to "
+                       r"(\S+), min (\S+), max (\S+)\)", ratio_lines[0])
+    assert [float(v) for v in printed.groups()] == pytest.approx([other["latency_ratio"], q1, q3, low, high],
+                                                                 abs=1e-3)
 
 
 def test_training_throughput_comparison():
@@ -51,9 +62,9 @@ def test_mnn_backend_when_installed():
 
 
 def test_mnn_backend_without_the_package_is_a_clear_error(monkeypatch, capsys):
-    monkeypatch.setattr(inference_backends, "_mnn_missing", lambda: True)
+    monkeypatch.setattr(MNNBackend, "missing", lambda self: "the optional MNN package (pip install MNN)")
     with pytest.raises(ConfigError, match="needs the optional MNN package"):
-        inference_backends.require_backend("mnn")
+        backends.require_backend("mnn")
     args = ["--common.config-file", XS, "--benchmark.input-size", "64", "--benchmark.backend", "mnn"]
     assert run_entry(lambda: main_benchmark.main(args)) == 2
     assert "pip install MNN" in capsys.readouterr().err
@@ -71,16 +82,19 @@ def test_compile_backend():
 
 
 def test_parc_crossover_table():
-    table = benchmark.parc_crossover((8, 64), channels=8, repeats=2)
+    table, ratios = parc_timing.parc_crossover((8, 64), channels=8, repeats=2)
     assert list(table) == [8, 64] and set(table[8]) == {"circulant", "fft", "concat_conv"}
     assert all(ms > 0 for row in table.values() for ms in row.values())
-    assert "circulant / fft" in benchmark.format_crossover(table)
+    assert "circulant / fft" in parc_timing.format_crossover(table, ratios)
 
 
 def test_ratios_are_paired_and_oriented():
     times = {"a": [2.0, 4.0, 2.0], "b": [1.0, 2.0, 4.0]}
     latency = benchmark.summarise(times, batch_size=4, train=False)
     assert latency["ratio"] == 2.0  # per-round ratios 2, 2, 0.5: their median
+    # quartiles of 0.5, 2, 2 (inclusive: q1 halfway between 0.5 and 2), and the extremes
+    assert latency["ratio_spread"] == timing.Spread(median=2.0, q1=1.25, q3=2.0, low=0.5, high=2.0)
+    assert str(latency["ratio_spread"]) == "2.000 (interquartile range 1.250 to 2.000, min 0.500, max 2.000)"
     assert latency["a"]["latency_ms"] == 2000.0
     throughput = benchmark.summarise(times, batch_size=4, train=True)
     assert throughput["ratio"] == 0.5 and throughput["b"]["images_per_s"] == 2.0

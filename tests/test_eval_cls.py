@@ -1,4 +1,6 @@
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -94,3 +96,27 @@ def test_image_mode_needs_a_path(setup):
     root, data, _ = setup
     with pytest.raises(DataError, match="evaluation.classification.path is required in the single_image mode"):
         eval_cls.main(base_args(root, data, "released.pt") + ["--evaluation.classification.mode", "single_image"])
+
+
+def test_image_folder_with_a_name_that_is_not_utf8_and_a_hidden_file(setup, tmp_path, capsys):
+    """The predictions name such a file with its bytes escaped, hidden files (macOS's ``._*``) are
+    not images, and every file written is listed at the end."""
+    root, data, _ = setup
+    folder = tmp_path / "images"
+    folder.mkdir()
+    source = sorted((data / "validation" / "3").glob("*.png"))[0]
+    shutil.copyfile(source, os.path.join(os.fsencode(folder), b"digit\xff.png"))
+    shutil.copyfile(source, folder / "plain.png")
+    (folder / "._plain.png").write_bytes(b"resource fork, not an image")
+    args = base_args(root, data, "released.pt")
+    args[args.index("--common.run-label") + 1] = "odd_names"
+    eval_cls.main(args + ["--evaluation.classification.mode", "image_folder",
+                          "--evaluation.classification.path", str(folder)])
+    out = capsys.readouterr().out.splitlines()
+    predictions = root / "results" / "odd_names" / "predictions.json"
+    saved = json.loads(predictions.read_bytes().decode("utf-8"))
+    assert [entry["image"] for entry in saved] == [f"{folder}/digit\\xff.png", f"{folder}/plain.png"]
+    assert saved[0]["top_k"] == saved[1]["top_k"]  # the same picture
+    assert any(line.startswith(f"{folder}/digit\\xff.png: ") for line in out)
+    assert not any("._plain" in line for line in out)
+    assert out[-2:] == ["files written:", f"  {predictions}"]

@@ -6,7 +6,7 @@ import onnx
 import pytest
 
 import main_export
-from engine import export
+from deploy import export
 from utils.entry import run_entry
 from utils.errors import ExportError
 
@@ -56,10 +56,12 @@ def test_decoded_ssd_outputs_are_probabilities_and_boxes(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["torchscript", "exported_program"])
 def test_torchscript_and_exported_program_with_a_dynamic_batch(tmp_path, capsys, fmt):
-    _, metadata = run_export(tmp_path, "config/classification/edgeformer/edgeformer_xs.yaml", fmt,
-                             "--export.input-size", "64", "--export.dynamic-batch")
+    output, metadata = run_export(tmp_path, "config/classification/edgeformer/edgeformer_xs.yaml", fmt,
+                                  "--export.input-size", "64", "--export.dynamic-batch")
     assert metadata["input"]["shape"] == ["batch", 3, 64, 64]
-    assert "parity at batch 3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "parity at batch 3" in out
+    assert out.splitlines()[-3:] == ["files written:", f"  {output}", f"  {output}.json"]  # listed at the end
 
 
 def test_unfolded_export(tmp_path):

@@ -1,15 +1,21 @@
 """docs/extending.md's worked examples, read from the guide itself: the backbone builds, trains a
-step and carries the heads; the loss computes what it says."""
+step and carries the heads; the loss computes what it says; the dataset trains a model with the
+labels its lists give; the inference backend is checked and timed by main_benchmark.py."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
+import json
 import re
 import sys
 
 import pytest
 import torch
+import yaml
 
 from conftest import ROOT, training_opts
+from helpers_training import DEMO_CONFIG, tiny_args, write_small_digits
 
 GUIDE = ROOT / "docs" / "extending.md"
 
@@ -26,9 +32,11 @@ def code_block(language: str, containing: str) -> str:
 def from_guide(tmp_path, monkeypatch):
     """Import a module written from a code block of the guide; its registrations last for the test."""
     from cvnets.models.registry import CLS_MODEL_REGISTRY
+    from data.datasets import DATASET_REGISTRY
+    from deploy.backends import BACKEND_REGISTRY
     from loss_fn.classification import CLASSIFICATION_LOSS_REGISTRY
 
-    for registry in (CLS_MODEL_REGISTRY, CLASSIFICATION_LOSS_REGISTRY):
+    for registry in (CLS_MODEL_REGISTRY, CLASSIFICATION_LOSS_REGISTRY, DATASET_REGISTRY, BACKEND_REGISTRY):
         monkeypatch.setattr(registry, "_entries", dict(registry._entries))
 
     def load(name: str, source: str):
@@ -112,3 +120,81 @@ def test_the_loss_of_the_guide_is_built_from_its_config(from_guide, tmp_path):
     assert gamma_2(logits, target).item() == pytest.approx(((1 - p) ** 2 * -p.log()).mean().item(), rel=1e-6)
     gamma_0 = build_loss(training_opts(["--common.config-file", str(config), "--loss.classification.focal.gamma", "0"]))
     assert gamma_0(logits, target).item() == pytest.approx(F.cross_entropy(logits, target).item(), rel=1e-6)
+
+
+DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def write_lists(root):
+    """The small digits folder with an ``images.txt`` per split naming each image's digit in words
+    (the validation list names three digits only); returns the expected label of each validation image."""
+    for split in ("training", "validation"):
+        lines = [f"{p.parent.name}/{p.name} {DIGIT_NAMES[int(p.parent.name)]}"
+                 for p in sorted((root / split).rglob("*.png")) if split == "training" or p.parent.name in "358"]
+        (root / split / "images.txt").write_text("\n".join(lines) + "\n")
+    order = sorted(DIGIT_NAMES)  # the training classes, in sorted name order
+    return [order.index(DIGIT_NAMES[int(p.parent.name)]) for p in sorted((root / "validation").rglob("*.png"))
+            if p.parent.name in "358"]
+
+
+def test_the_dataset_of_the_guide_trains_a_model_with_the_labels_of_its_lists(from_guide, tmp_path):
+    from data.datasets import build_dataset
+    from engine.training import train
+    from utils.errors import DataError
+
+    from_guide("guide_image_list", code_block("python", '@DATASET_REGISTRY.register("image_list")'))
+    data = write_small_digits(tmp_path / "digits", per_class_train=6, per_class_val=2)
+    expected_val_labels = write_lists(data)
+    config = yaml.safe_load((ROOT / DEMO_CONFIG).read_text())
+    config["dataset"].update(yaml.safe_load(code_block("yaml", "name: image_list"))["dataset"])
+    (tmp_path / "list.yaml").write_text(yaml.safe_dump(config))
+    args = tiny_args(data, tmp_path / "results", "list", epochs=2)
+    args[args.index(DEMO_CONFIG)] = str(tmp_path / "list.yaml")
+    opts = training_opts(args)
+    assert getattr(opts, "dataset.name") == "image_list"
+
+    validation = build_dataset(opts, is_training=False)
+    assert validation.classes == sorted(DIGIT_NAMES)  # the training set's, though the list names three
+    assert [label for _, label in validation.samples] == expected_val_labels
+    sample = validation[(24, 24, 0)]
+    assert sample["image"].shape == (3, 24, 24) and int(sample["label"]) == expected_val_labels[0]
+
+    run = train(opts)
+    assert json.loads((run / "classes.json").read_text()) == sorted(DIGIT_NAMES)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1] and all(r["val"]["loss"] > 0 for r in records)
+
+    (data / "validation" / "images.txt").write_text("3/0001.png three\nno-class-here.png\n")
+    with pytest.raises(DataError, match=r"images.txt, line 2: expected '<image> <class>'"):
+        build_dataset(opts, is_training=False)
+
+
+def test_the_backend_of_the_guide_is_checked_and_timed_by_main_benchmark(from_guide):
+    import main_benchmark
+    from deploy.backends import BACKEND_REGISTRY
+    from deploy.prepared import PreparedModel
+    from utils.errors import ExportError
+
+    backend = from_guide("guide_torch_export", code_block("python", '@BACKEND_REGISTRY.register("torch_export")'))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main_benchmark.main(["--common.config-file", "config/classification/edgeformer/edgeformer_xs.yaml",
+                             "--benchmark.input-size", "64", "--benchmark.warmup", "1", "--benchmark.repeats", "3",
+                             "--benchmark.backend", "torch_export", "--benchmark.latency"])
+    lines = out.getvalue().strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["backend"] == "torch_export" and result["fused"] is True and result["latency_ms"] > 0
+    assert any(line.startswith("edgeformer_xs: torch_export (folded) outputs within") for line in lines)
+
+    # the parity check is real: a backend that gives other numbers is refused
+    class Wrong(backend.TorchExportBackend):
+        def prepare(self, module, x, output_names):
+            run = super().prepare(module, x, output_names)
+            return lambda: run() * 1.01
+
+    BACKEND_REGISTRY.register("wrong")(Wrong)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten())
+    model.deployable, model.output_names = (lambda size: model), ("logits",)
+    assert PreparedModel(model, "torch_export", torch.rand(1, 3, 8, 8), fuse=False).error <= 1e-4
+    with pytest.raises(ExportError, match="the wrong backend differs from the PyTorch model"):
+        PreparedModel(model, "wrong", torch.rand(1, 3, 8, 8), fuse=False)

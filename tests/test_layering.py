@@ -2,14 +2,18 @@
 no package imports one above it (utils at the bottom, the Python API and the entry points on top)."""
 import ast
 import collections
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Set
 
 from conftest import ROOT
 
 # each top-level package may import only packages of a lower rank
+# (training and evaluation in engine, deployment in deploy: neither imports the other)
 RANKS = {"utils": 0, "cvnets": 1, "loss_fn": 1, "metrics": 1, "optim": 1, "data": 2, "options": 3, "engine": 4,
-         "parcnet": 5}
+         "deploy": 4, "parcnet": 5, "main_train": 6, "eval_cls": 6, "eval_det": 6, "eval_seg": 6, "main_benchmark": 6,
+         "main_export": 6, "hubconf": 6}
 
 
 def project_modules() -> Dict[str, Path]:
@@ -103,3 +107,19 @@ def test_no_package_imports_one_above_it():
                     and RANKS[target.split(".")[0]] >= RANKS[name.split(".")[0]]
                     and target.split(".")[0] != name.split(".")[0])
     assert upward == []
+
+
+ENTRY_SCRIPTS = ("main_train", "eval_cls", "eval_det", "eval_seg", "main_benchmark", "main_export")
+
+
+def test_entry_scripts_are_thin_and_import_nothing_heavy_at_load():
+    """Each entry script parses, calls one engine or deploy function and reports: short, and
+    importing it loads neither torch nor the project's packages (they are imported inside main())."""
+    for name in ENTRY_SCRIPTS:
+        assert len((ROOT / f"{name}.py").read_text().splitlines()) < 80, name
+    code = (f"import sys; import {', '.join(ENTRY_SCRIPTS)}; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'cvnets', 'data', 'engine', "
+            "'deploy', 'options', 'parcnet')))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"

@@ -179,11 +179,11 @@ class StubDetector(torch.nn.Module):
 
 
 def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
-    import eval_det
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
+    from engine.eval_detection import evaluate_validation_set
     from engine.run_folder import RunFolder
     from options import get_eval_arguments
     from utils.runtime import setup_runtime
@@ -201,8 +201,9 @@ def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
         2: ([[5, 2, 6, 8]], [1], [0.7], [long_bar])}
     opts = get_eval_arguments(["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path / "coco"),
                                "--dataset.workers", "0", "--evaluation.detection.save-overlay-boxes"])
-    metrics = eval_det.evaluate_validation_set(opts, StubDetector(detections), setup_runtime(opts),
-                                               RunFolder(tmp_path / "out"))
+    written = []
+    metrics = evaluate_validation_set(opts, StubDetector(detections), setup_runtime(opts), RunFolder(tmp_path / "out"),
+                                      written)
 
     coco = COCO(str(tmp_path / "coco" / "annotations" / "instances_val2017.json"))
     to_category = {1: 7, 2: 9}
@@ -223,6 +224,9 @@ def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
     saved = json.loads((tmp_path / "out" / "segmentations.json").read_text())
     assert len(saved) == 4 and isinstance(saved[0]["segmentation"]["counts"], str)
     assert len(list((tmp_path / "out" / "validation_overlays").glob("*.jpg"))) == 2
+    out = tmp_path / "out"
+    assert sorted(written) == sorted([*(out / "validation_overlays").glob("*.jpg"), out / "segmentations.json",
+                                      out / "detections.json"])  # every file it wrote, reported
 
 
 def test_feature_stages_of_the_parc_convnets():

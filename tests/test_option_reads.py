@@ -11,8 +11,8 @@ import torch
 
 from conftest import ROOT, training_opts
 
-SOURCE_DIRS = ("cvnets", "data", "engine", "loss_fn", "metrics", "optim", "options", "utils")
-HIGHER_PACKAGES = ("cvnets", "data", "engine", "loss_fn", "metrics", "optim", "options")
+SOURCE_DIRS = ("cvnets", "data", "deploy", "engine", "loss_fn", "metrics", "optim", "options", "utils")
+HIGHER_PACKAGES = ("cvnets", "data", "deploy", "engine", "loss_fn", "metrics", "optim", "options")
 
 
 def project_sources() -> Iterator[Path]:
@@ -22,12 +22,11 @@ def project_sources() -> Iterator[Path]:
 
 
 def declared_keys() -> Set[str]:
-    import main_benchmark
-    import main_export
+    from deploy.options import arguments_benchmark, arguments_export, arguments_quantize
     from options import arguments_evaluation, build_parser
 
-    parser = build_parser("all options", extra=[arguments_evaluation, main_benchmark.arguments_benchmark,
-                                                main_export.arguments_export])
+    parser = build_parser("all options", extra=[arguments_evaluation, arguments_benchmark, arguments_export,
+                                                          arguments_quantize])
     return {a.dest for a in parser._actions if a.option_strings}
 
 

@@ -1,6 +1,7 @@
 """End-to-end training: the loss falls, checkpoints are written, runs resume, DDP stays in step."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import torch
 
 from conftest import ROOT, training_opts
 from engine.training import train
-from helpers_training import fast_args, write_small_digits
+from helpers_training import fast_args, tiny_args, write_small_digits
 from utils.weight_files import read_checkpoint
 
 CHECKPOINTS = ["checkpoint.pt", "checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_ema.pt",
@@ -88,3 +89,28 @@ def test_torchrun_two_processes_see_disjoint_data_and_agree(small_digits, tmp_pa
     for key, value in ranks[0]["params"].items():
         assert torch.equal(value, ranks[1]["params"][key]), key
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_a_log_of_stdout_and_stderr_has_the_results_on_lines_of_their_own(tmp_path):
+    """main_train.py with both streams in one file, as a batch job logs it: the progress bars are
+    whole lines and no result line shares its line with a bar."""
+    data = write_small_digits(tmp_path / "data", per_class_train=6, per_class_val=2)
+    log = tmp_path / "job.log"
+    with open(log, "w") as handle:
+        done = subprocess.run([sys.executable, "main_train.py", *tiny_args(data, tmp_path / "results", "log")],
+                              cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, timeout=600)
+    text = log.read_text()
+    assert done.returncode == 0, text[-2000:]
+    assert "\r" not in text
+    lines = text.splitlines()
+    results = [line for line in lines if re.search(r"epoch \d validation", line)]
+    assert len(results) == 4  # the model's and the EMA's, two epochs
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO +- epoch \d validation( \(EMA\))?: .*", line)
+               and "%|" not in line for line in results)
+    bars = [line for line in lines if "%|" in line]
+    assert any(line.startswith("epoch 1:") for line in bars) and not any(" - INFO " in line for line in bars)
+    run = tmp_path / "results" / "log"
+    listed = lines[lines.index("files written:") + 1:]
+    assert listed == [f"  {path}" for path in sorted(run.glob("checkpoint*.pt")) + [
+        run / "classes.json", run / "config.yaml", run / "curves.png", run / "metrics.jsonl", run / "tb_logs",
+        run / "train.log"]]  # at the end, every output of the run

@@ -82,7 +82,7 @@ class GreyLevelSegmenter(torch.nn.Module):
 
 
 def test_eval_seg_miou_on_ade20k_equals_a_hand_computation(tmp_path):
-    import eval_seg
+    from engine.eval_segmentation import evaluate_validation_set
     from engine.run_folder import RunFolder
     from options import get_eval_arguments
     from utils.runtime import setup_runtime
@@ -100,8 +100,7 @@ def test_eval_seg_miou_on_ade20k_equals_a_hand_computation(tmp_path):
     write_ade20k(tmp_path, "validation", [(truth_a, pred_a), (truth_b, pred_b)])
     opts = get_eval_arguments(["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path),
                                "--model.segmentation.n-classes", "4", "--dataset.workers", "0"])
-    scores = eval_seg.evaluate_validation_set(opts, GreyLevelSegmenter(), setup_runtime(opts),
-                                              RunFolder(tmp_path / "out"))
+    scores = evaluate_validation_set(opts, GreyLevelSegmenter(), setup_runtime(opts), RunFolder(tmp_path / "out"), [])
     # counted pixels: image a rows 8..31 (24 rows), image b all 32 rows
     tp = [24 * 12, 24 * 16, 32 * 24, 0]  # true positives of classes 0..3
     gt = [24 * 16, 24 * 16, 32 * 32, 0]

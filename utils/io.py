@@ -1,4 +1,4 @@
-"""Writing files atomically, cleaning up after writers that were killed, and finding images.
+"""Writing files atomically, cleaning up after writers that were killed, and naming files in messages.
 
 Every file that replaces another is written to a temporary file in the same folder
 (``.<name>.tmp<pid>``), flushed to disk and renamed over its target: a reader sees the old file or
@@ -11,11 +11,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, List
-
-from torchvision.datasets.folder import IMG_EXTENSIONS
-
-from utils.errors import DataError
+from typing import Any, BinaryIO, Callable, Iterable, List, Union
 
 _PARTIAL = re.compile(r"^\..+\.tmp(\d+)$")
 
@@ -97,21 +93,13 @@ def remove_partial_files(folder: os.PathLike) -> List[str]:
     return removed
 
 
-def image_files(path: os.PathLike, option: str) -> List[Path]:
-    """The image named by ``path`` (single_image mode), or the images of the folder ``path``
-    (image_folder mode), sorted by name."""
-    path = Path(path).expanduser()
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise DataError(f"{option}: no such file or folder: {path}")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
-    if not files:
-        raise DataError(f"{option}: no images ({', '.join(IMG_EXTENSIONS)}) in {path}")
-    return files
+def shown(path: Union[str, bytes, os.PathLike]) -> str:
+    """``path`` as text for messages: bytes that are not UTF-8 escaped (``bad\\xff.png``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def require_path(value: Any, option: str, mode: str) -> str:
-    if not value:
-        raise DataError(f"{option} is required in the {mode} mode")
-    return str(value)
+def print_written(paths: Iterable[os.PathLike]) -> None:
+    """Print the files a command wrote, one a line under ``files written:`` (nothing when none)."""
+    paths = list(paths)
+    if paths:
+        print("files written:\n" + "\n".join(f"  {shown(path)}" for path in paths), flush=True)

@@ -13,6 +13,7 @@ import numpy as np
 
 from data.datasets.decoder_output import decoder_output
 from utils.errors import DataError
+from utils.io import shown
 
 PathLike = Union[str, bytes, os.PathLike]
 
@@ -28,11 +29,6 @@ _SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
 # what a mask must be, for the messages that refuse one
 MASK_RULE = ("a mask must hold one class index per pixel: a single-channel 8-bit image (grey or palette, "
              "modes L and P) or a 16-bit one whose values fit in 0..255, not colours")
-
-
-def shown(path: PathLike) -> str:
-    """``path`` as text for messages: bytes that are not UTF-8 escaped (``bad\\xff.png``)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def read_bytes(path: PathLike, kind: str) -> bytes:

@@ -1,12 +1,11 @@
-"""Export a model to ONNX, TorchScript or a ``torch.export`` program, and check that the exported
-model gives the model's outputs.
+"""Export a model to ONNX, TorchScript or a ``torch.export`` program, and run an export.
 
 What is exported is what a deployment runs on the data pipeline's tensor (``N x 3 x H x W``,
-float32, as the config's transforms make it): class logits for a classifier, class probabilities
-and corner-form boxes (fractions of the image, one row per anchor; NMS is left to the caller) for
-an SSD detector, full-resolution logits for a segmentation model. A JSON file next to the export
-(``<output>.json``, and the ONNX file's metadata) records the config, the input size and the
-outputs.
+float32, as the config's transforms make it): the model's ``deployable(input_size)``, whose outputs
+its ``output_names`` name (class logits for a classifier, class probabilities and corner-form
+boxes, fractions of the image, one row per anchor, for an SSD detector, full-resolution logits for
+a segmentation model). A JSON file next to the export (``<output>.json``, and the ONNX file's
+metadata) records the config, the input size and the outputs.
 """
 from __future__ import annotations
 
@@ -20,26 +19,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cvnets.models.base import Backbone, SegmentationModel
-from cvnets.models.detection import SingleShotDetector
 from cvnets.modules import parc
+from deploy.options import FORMATS, ONNX_EXPORTERS
+from deploy.parity import as_outputs
 from utils.errors import ExportError
 from utils.io import write_text
 
-FORMATS = ("onnx", "torchscript", "exported_program")
-ONNX_EXPORTERS = ("dynamo", "legacy")
 ONNX_OPSET = 18
-PARITY_TOLERANCE = 1e-4
 INPUT_NAME = "image"
-# what each task's exportable models output (their ``output_names`` hook)
-OUTPUT_NAMES = {"classification": list(Backbone.output_names), "detection": list(SingleShotDetector.output_names),
-                "segmentation": list(SegmentationModel.output_names)}
 
 Runner = Callable[[np.ndarray], List[np.ndarray]]
 
 
-def deployable(model: nn.Module, task: str, input_size: Sequence[int]) -> nn.Module:
-    """``model`` (in eval mode) with the outputs a deployment uses (the model's ``deployable`` hook)."""
+def deployed(model: nn.Module, input_size: Sequence[int]) -> nn.Module:
+    """What a deployment of ``model`` runs at ``input_size`` ``(H, W)``: its ``deployable``, in eval mode."""
     return model.eval().deployable(input_size).eval()
 
 
@@ -50,13 +43,10 @@ def onnx_implementation() -> Any:
     return nullcontext()
 
 
-def as_outputs(value: Any) -> List[Tensor]:
-    return list(value) if isinstance(value, (tuple, list)) else [value]
-
-
-def export_module(module: nn.Module, example: Tensor, fmt: str, path: Path, task: str, exporter: str = "dynamo",
-                  dynamic_batch: bool = False) -> None:
-    """Write ``module`` traced on ``example`` to ``path`` in format ``fmt`` (see :data:`FORMATS`)."""
+def export_module(module: nn.Module, example: Tensor, fmt: str, path: Path, output_names: Sequence[str],
+                  exporter: str = "dynamo", dynamic_batch: bool = False) -> None:
+    """Write ``module`` traced on ``example`` to ``path`` in format ``fmt`` (see :data:`FORMATS`), its
+    outputs named ``output_names`` (ONNX)."""
     if fmt not in FORMATS:
         raise ExportError(f"export.format {fmt!r}: choose one of {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +56,7 @@ def export_module(module: nn.Module, example: Tensor, fmt: str, path: Path, task
         if fmt == "onnx":
             if exporter not in ONNX_EXPORTERS:
                 raise ExportError(f"export.onnx_exporter {exporter!r}: choose one of {', '.join(ONNX_EXPORTERS)}")
-            names = OUTPUT_NAMES[task]
+            names = list(output_names)
             kwargs: Dict[str, Any] = dict(input_names=[INPUT_NAME], output_names=names, opset_version=ONNX_OPSET)
             if exporter == "dynamo":
                 kwargs.update(dynamo=True, external_data=False, verbose=False,
@@ -104,33 +94,6 @@ def load_runner(path: Path, fmt: str, threads: int = 0) -> Runner:
             return [t.numpy() for t in as_outputs(module(torch.from_numpy(x)))]
 
     return run
-
-
-def max_relative_error(outputs: Sequence[np.ndarray], references: Sequence[Tensor]) -> float:
-    """The largest ``max |a - b| / max |b|`` over pairs of outputs (shapes must match)."""
-    if len(outputs) != len(references):
-        raise ExportError(f"the exported model has {len(outputs)} outputs, the model {len(references)}")
-    worst = 0.0
-    for out, ref in zip(outputs, references):
-        ref = ref.detach().float().cpu()
-        out = torch.as_tensor(np.asarray(out)).float()
-        if out.shape != ref.shape:
-            raise ExportError(f"the exported model's output has shape {tuple(out.shape)}, "
-                              f"the model's {tuple(ref.shape)}")
-        worst = max(worst, float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12)))
-    return worst
-
-
-def check_parity(runner: Runner, reference: nn.Module, example: Tensor, tolerance: float = PARITY_TOLERANCE) -> float:
-    """Run the exported model and ``reference`` on ``example``; the largest relative error, or an
-    :class:`ExportError` when it exceeds ``tolerance``."""
-    with torch.no_grad():
-        expected = as_outputs(reference(example))
-    error = max_relative_error(runner(example.cpu().numpy()), expected)
-    if not error <= tolerance:
-        raise ExportError(f"parity check failed: the exported model differs from the PyTorch model by "
-                          f"{error:.3g} (max relative error), more than {tolerance:g}")
-    return error
 
 
 def write_metadata(path: Path, fmt: str, metadata: Dict[str, Any]) -> Path:

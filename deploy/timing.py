@@ -1,0 +1,76 @@
+"""The one timing routine of the project, and the spread of paired ratios.
+
+Every measurement (``--benchmark.latency``, the comparisons, the ParC implementations, the charts)
+goes through :func:`paired_times`: rounds that run each candidate once, in alternating order, so
+that all of them see the same state of a shared machine. A comparison is the median over rounds
+of the per-round ratios; :class:`Spread` gives its interquartile range and extremes too, so that a
+ratio of 1.09 on a noisy machine can be told from 1.0.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Sequence
+
+Run = Callable[[], Any]
+
+
+def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, List[float]]:
+    """Seconds of each run in each of ``repeats`` rounds, after ``warmup`` untimed rounds.
+
+    Args:
+        runs: name -> a function doing the work once.
+        warmup: untimed rounds first.
+        repeats: timed rounds; round ``i`` runs the candidates in their order for even ``i``,
+            in reverse for odd ``i``.
+
+    Returns:
+        name -> the seconds of its run in each timed round.
+    """
+    names = list(runs)
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    for _ in range(warmup):
+        for name in names:
+            runs[name]()
+    for round_index in range(repeats):
+        for name in (names if round_index % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of a sample with its quartiles (``q1``, ``q3``) and extremes (``low``, ``high``)."""
+    median: float
+    q1: float
+    q3: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Spread":
+        values = sorted(values)
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+        return cls(statistics.median(values), q1, q3, values[0], values[-1])
+
+    def rounded(self, digits: int = 4) -> Dict[str, Any]:
+        """``{"median", "iqr": [q1, q3], "range": [low, high]}``, rounded."""
+        return {"median": round(self.median, digits), "iqr": [round(self.q1, digits), round(self.q3, digits)],
+                "range": [round(self.low, digits), round(self.high, digits)]}
+
+    def __str__(self) -> str:
+        return (f"{self.median:.3f} (interquartile range {self.q1:.3f} to {self.q3:.3f}, "
+                f"min {self.low:.3f}, max {self.high:.3f})")
+
+
+def ratio_spread(numerator: Sequence[float], denominator: Sequence[float]) -> Spread:
+    """The :class:`Spread` of the per-round ratios of two paired series."""
+    return Spread.of([a / b for a, b in zip(numerator, denominator)])
+
+
+def median_ms(seconds: Sequence[float]) -> float:
+    """The median of ``seconds``, in milliseconds."""
+    return statistics.median(seconds) * 1e3

@@ -190,7 +190,12 @@ def test_a_deployed_ssd_gives_the_detectors_detections():
     for want, have in zip(expected, got):
         assert torch.equal(want.labels, have.labels)
         assert torch.allclose(want.scores, have.scores, atol=1e-5)
-        assert want.boxes.shape == have.boxes.shape
+        # the same detections, each box within 1e-4; two detections of a class whose scores differ by
+        # less than float32 noise (1e-8: the export runs a batch of one, predict a batch of two) may
+        # swap places in the order, so each is matched by label, score and box
+        same = ((want.labels[:, None] == have.labels[None]) & ((want.scores[:, None] - have.scores[None]).abs() <= 1e-5)
+                & ((want.boxes[:, None] - have.boxes[None]).abs().amax(-1) <= 1e-4))
+        assert same.any(1).all() and same.any(0).all()
 
 
 @pytest.mark.slow

@@ -1,4 +1,6 @@
 # make demo      create the environment if needed, train ParC-Net on the bundled digits, evaluate it
+#                (run again, it continues an interrupted run, or says that the run is complete, and
+#                evaluates it: an earlier run is never deleted; DEMO_RUN=name trains another one)
 # make test      create the environment if needed, run the test suite (all but the tests marked slow)
 # make test-all  the whole test suite, slow tests included
 # make demo-det  SSD with a ParC-Net backbone on digits pasted on backgrounds (COCO format), COCO AP
@@ -12,14 +14,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 DEMO_DATA := data/demo/generated
-BACKBONE := results/demo/checkpoint_ema_avg.pt
+DEMO_RUN ?= demo
+BACKBONE := results/$(DEMO_RUN)/checkpoint_ema_avg.pt
+DEMO_CONFIG := config/classification/demo/parcnet_digits.yaml
 
 .PHONY: all venv test test-all demo demo-data demo-det demo-seg demo-maskrcnn demo-upernet clean help
 
 all: help
 
 help:
-	@echo "make demo   train ParC-Net on the bundled digits and evaluate it (results/demo/)"
+	@echo "make demo   train ParC-Net on the bundled digits and evaluate it (results/demo/; again: continue or re-evaluate it)"
 	@echo "make test   run the test suite (make test-all: with the slow tests)"
 	@echo "make demo-det / make demo-seg   detection and segmentation demos (results/demo_det/, results/demo_seg/)"
 	@echo "make demo-maskrcnn / make demo-upernet   Mask R-CNN and UperNet demos (results/demo_maskrcnn/, results/demo_upernet/)"
@@ -43,22 +47,22 @@ test-all: $(STAMP)
 demo-data: $(STAMP)
 	$(PY) -m data.demo.prepare --task classification --out $(DEMO_DATA)/digits
 
+# --common.auto-resume: continue results/$(DEMO_RUN) after an interruption; a complete run says so
 demo: demo-data
-	rm -rf results/demo
-	$(PY) main_train.py --common.config-file config/classification/demo/parcnet_digits.yaml
-	$(PY) eval_cls.py --common.config-file config/classification/demo/parcnet_digits.yaml \
-		--model.classification.pretrained results/demo/checkpoint_ema_avg.pt
-	@echo "metrics: results/demo/eval_metrics.json"
+	$(PY) main_train.py --common.config-file $(DEMO_CONFIG) --common.run-label $(DEMO_RUN) --common.auto-resume
+	$(PY) eval_cls.py --common.config-file $(DEMO_CONFIG) --common.run-label $(DEMO_RUN) \
+		--model.classification.pretrained results/$(DEMO_RUN)/checkpoint_ema_avg.pt
+	@echo "metrics: results/$(DEMO_RUN)/eval_metrics.json"
 
 $(BACKBONE):
 	$(MAKE) demo
 
 # $(call task_demo,task,data folder,config,evaluation script,run label,data task,evaluation options):
-# prepare the data, train from the demo backbone, evaluate the EMA average on the held-out split
+# prepare the data, train from the demo backbone (continuing an interrupted run; a complete run says
+# so), evaluate the EMA average on the held-out split
 define task_demo
 	$(PY) -m data.demo.prepare --task $(6) --out $(DEMO_DATA)/$(2)
-	rm -rf results/$(5)
-	$(PY) main_train.py --common.config-file $(3) --model.classification.pretrained $(BACKBONE)
+	$(PY) main_train.py --common.config-file $(3) --model.classification.pretrained $(BACKBONE) --common.auto-resume
 	$(PY) $(4) --common.config-file $(3) --model.$(1).pretrained results/$(5)/checkpoint_ema_avg.pt \
 		--evaluation.$(1).mode validation_set $(7)
 	@echo "metrics: results/$(5)/eval_metrics.json"

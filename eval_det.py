@@ -33,7 +33,7 @@ from utils.entry import run_entry
 def main(args: Optional[Sequence[str]] = None) -> None:
     from options import get_eval_arguments
 
-    opts = get_eval_arguments(args)  # --help and bad options answer before the engine is imported
+    opts = get_eval_arguments(args, task="detection")  # --help and bad options answer before the engine is imported
     from deploy.deployed import load_deployed
     from engine.eval_tasks import run_evaluation
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 dependencies = ["torch", "torchvision", "yaml", "cv2"]
 
-from cvnets.models.zoo import MODEL_ZOO as _MODEL_ZOO  # noqa: E402  (torch.hub reads `dependencies` first)
+from utils.zoo import MODEL_ZOO as _MODEL_ZOO  # noqa: E402  (torch.hub reads `dependencies` first)
 from parcnet import create_model as _create_model  # noqa: E402
 
 

@@ -14,7 +14,7 @@ import argparse
 from cvnets.layers import arguments_nn_layers
 from cvnets.misc.ema import EMA, arguments_ema
 from cvnets.models import get_model, arguments_models
-from cvnets.models.zoo import list_models
+from utils.zoo import list_models
 
 
 def arguments_model(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch.utils.data import DataLoader
+from torch.utils.data._utils.collate import collate_tensor_fn
 
 from data.datasets import build_dataset
 from data.samplers import BaseBatchSampler, build_sampler, crop_size
@@ -45,7 +46,8 @@ def _collate(values: List[Any]) -> Any:
     if isinstance(first, dict):
         return {key: _collate([v[key] for v in values]) for key in first}
     if isinstance(first, torch.Tensor) and all(v.shape == first.shape for v in values):
-        return torch.stack(values)
+        # in a loading process, stacked straight into shared memory (no copy there when it is sent)
+        return collate_tensor_fn(values)
     if isinstance(first, (int, float)) and not isinstance(first, bool):
         return torch.tensor(values)
     return list(values)

@@ -10,11 +10,11 @@ from torch import nn
 
 from cvnets.misc.profiler import profile_model
 from cvnets.models.published import PUBLISHED
-from cvnets.models.zoo import MODEL_ZOO, zoo_entry
 from data.samplers import crop_size
 from deploy.input_size import given_size
 from deploy.prepared import PreparedModel
-from deploy.timing import Run, median_ms, paired_times
+from deploy.timing import median_ms, paired_times
+from utils.zoo import MODEL_ZOO, zoo_entry
 from utils import logger
 from utils.charts import plot_tradeoffs
 from utils.io import write_json

@@ -2,7 +2,7 @@
 alone on growing feature maps (``--benchmark.parc-crossover``), paired and interleaved."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn

@@ -1,18 +1,20 @@
 """The evaluation loop shared by validation during training and by the evaluation scripts."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Callable, List, Optional
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from engine.loop_helpers import detach_float, forward_model, to_device
-from engine.progress import progress_bar
+from engine.compilation import GRAPHS, compile_model
+from engine.loop_helpers import BatchInputs, detach_float, format_duration, forward_model, to_device
+from engine.progress import ProgressClock, progress_bar
 from metrics import Statistics
+from utils import logger
 from utils.errors import DataError
 from utils.runtime import Runtime
-
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metric_names: List[str],
@@ -26,23 +28,32 @@ def evaluate(model: nn.Module, loader: Any, criterion: Optional[nn.Module], metr
     prediction)`` lets a caller collect predictions (COCO detections, confusion matrices, masks).
     A pass in which no rank got a single readable sample is a :class:`DataError`: its metrics would
     mean nothing.
+
+    The loaders' uint8 images are normalised on the device by ``opts``' input convention; with
+    ``runtime.compile``, ``model`` is compiled (in place) first. A progress line is logged at least
+    every 30 seconds.
     """
     was_training = model.training
     model.eval()
     if criterion is not None:
         criterion.eval()
+    if runtime.compile is not None:  # unless training compiled it: images of their own sizes share a graph
+        compile_model(model, runtime.compile, dynamic=None)
+    inputs = BatchInputs(opts, channels_last)
     stats = Statistics(metric_names, opts)
     zero = torch.zeros(())
-    seen = 0
+    seen, clock, batches = 0, ProgressClock(), len(loader) if hasattr(loader, "__len__") else "?"
     try:
-        for batch in progress_bar(loader, description, runtime.is_main):
+        for index, batch in enumerate(progress_bar(loader, description, runtime.is_main)):
+            if runtime.is_main and clock.due():
+                logger.log(f"{description}: batch {index + 1} of {batches}, {seen} images, elapsed "
+                           f"{format_duration(clock.elapsed())}")
             if batch is None:
                 continue
-            images = to_device(batch["image"], runtime.device)
-            if channels_last and isinstance(images, torch.Tensor):
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = inputs.layout(inputs(batch, runtime.device))
             target = to_device(batch.get("label"), runtime.device)
-            with runtime.autocast():
+            watch = GRAPHS.watch(model, images, "evaluation") if runtime.compile is not None else nullcontext()
+            with watch, runtime.autocast():
                 prediction = forward(model, images) if forward is not None else forward_model(model, images, target)
                 loss = criterion(prediction, target) if criterion is not None and target is not None else zero
             prediction = detach_float(prediction)

@@ -138,7 +138,7 @@ def worker(argv: List[str]) -> None:
 
     _end_with_launcher()
     quiet = int(os.environ.get("RANK", "0")) != 0  # rank 0 speaks for the run
-    sys.exit(run_entry(lambda: train(get_training_arguments(argv)), quiet=quiet))
+    sys.exit(run_entry(lambda: train(get_training_arguments(argv), handle_signals=True), quiet=quiet))
 
 
 def _quiet_elastic_logs() -> None:
@@ -229,13 +229,13 @@ def launch(argv: Sequence[str]) -> List[Path]:
     opts = get_training_arguments(argv)
     started = time.time()
     if launched_by_torch():
-        train(opts)
+        train(opts, handle_signals=True)
         return written_since(opts, started) if int(os.environ.get("RANK", "0")) == 0 else []
     plan = launch_plan(opts, argv)
     if plan.world_size == 1 and plan.nnodes == 1:
         if not getattr(opts, "ddp.enable"):
             logger.log("ddp.enable is false: training in one process")
-        train(opts)
+        train(opts, handle_signals=True)
     else:
         _launch_workers(opts, plan, argv)
     return written_since(opts, started) if plan.node_rank == 0 else []

@@ -1,12 +1,13 @@
-"""What the training and evaluation loops do with every batch (move it to the device, call the
-model, detach its outputs) and how they write durations."""
+"""What the training and evaluation loops do with every batch (move it to the device, make its
+model inputs, call the model, detach its outputs) and how they write durations."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from data.transforms import DeviceNormaliser, InputConvention, erase_batch
 from utils.distributed import unwrap
 
 
@@ -27,6 +28,47 @@ def to_device(value: Any, device: torch.device, non_blocking: bool = True) -> An
     if isinstance(value, (list, tuple)):
         return type(value)(to_device(v, device, non_blocking) for v in value)
     return value
+
+
+class BatchInputs:
+    """The model inputs of a batch on the device: its images moved there, scaled and normalised as
+    the input convention says (the loaders ship uint8 images) and, where the batch carries random
+    erasing rectangles, erased; then, as asked, in channels_last memory format (:meth:`layout`).
+
+    Args:
+        opts: the options (their input convention); ``None`` takes float images only.
+        channels_last: give image batches the channels_last memory format.
+    """
+
+    def __init__(self, opts: Any, channels_last: bool = False) -> None:
+        self.normalise: Optional[DeviceNormaliser] = None
+        if opts is not None:
+            self.normalise = DeviceNormaliser(InputConvention.from_opts(opts))
+        self.channels_last = channels_last
+
+    def __call__(self, batch: dict, device: torch.device) -> Any:
+        """``batch["image"]`` (a tensor, or a list of differently sized ones) as model inputs on
+        ``device``, before :meth:`layout`."""
+        images = to_device(batch["image"], device)
+        if self.normalise is not None:
+            images = self.normalise(images)
+        elif _holds_uint8(images):
+            raise ValueError("uint8 images need the options of their input convention (opts)")
+        if batch.get("erase") is not None:
+            erase_batch(images, batch["erase"])
+        return images
+
+    def layout(self, images: Any) -> Any:
+        """``images`` in channels_last memory format when asked (image batches only)."""
+        if self.channels_last and isinstance(images, torch.Tensor) and images.dim() == 4:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
+
+
+def _holds_uint8(images: Any) -> bool:
+    if isinstance(images, (list, tuple)):
+        return any(_holds_uint8(image) for image in images)
+    return isinstance(images, torch.Tensor) and images.dtype == torch.uint8
 
 
 def detach_float(value: Any) -> Any:

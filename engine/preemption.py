@@ -3,6 +3,11 @@
 A handler only records the signal; the training loop asks :meth:`Preemption.requested` after each
 optimizer step, so every rank of a distributed run stops at the same step, saves a resumable
 checkpoint and ends with a message saying how to continue.
+
+The handlers belong to the training program (``main_train.py``, its workers, torchrun's): a
+training run started from other Python code (a test, a notebook) leaves the signals to that
+program, so a SIGTERM ends it as it would without the run. (A second signal cannot mean "stop
+now": a cluster that signals every process of a job also signals the launcher, which forwards it.)
 """
 from __future__ import annotations
 
@@ -18,9 +23,14 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasa
 
 
 class Preemption:
-    """Context manager that turns :data:`SIGNALS` into a stop request while it is active."""
+    """Context manager that turns :data:`SIGNALS` into a stop request while it is active.
 
-    def __init__(self) -> None:
+    Args:
+        enabled: install the handlers (the training program); ``False``: leave the signals alone.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.signum = 0
         self._previous: Dict[int, Any] = {}
 
@@ -28,7 +38,7 @@ class Preemption:
         self.signum = signum
 
     def __enter__(self) -> "Preemption":
-        if threading.current_thread() is threading.main_thread():
+        if self.enabled and threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._record)
         return self

@@ -6,7 +6,6 @@ import math
 import os
 import sys
 import time
-from contextlib import nullcontext
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -14,13 +13,16 @@ from torch import Tensor, nn
 
 from cvnets import EMA
 from data.loaders import worker_death
+from engine.compilation import EVALUATION_SHAPES, GRAPHS, allow_graphs, compiled_graphs
 from engine.epoch_checkpoints import EpochCheckpoints
+from engine.epoch_timing import EpochTimer
 from engine.evaluation import evaluate
-from engine.loop_helpers import detach_float, format_duration, forward_model, to_device
+from engine.loop_helpers import BatchInputs, detach_float, format_duration
 from engine.preemption import Preemption, signal_name
-from engine.progress import progress_bar
+from engine.progress import TrainingProgress
 from engine.resume_checkpoint import ResumeState, make_checkpoint
 from engine.run_folder import RunFolder
+from engine.training_step import TrainingStep
 from metrics import Statistics
 from optim import BaseScheduler
 from utils import logger
@@ -28,8 +30,7 @@ from utils.distributed import all_gather, unwrap
 from utils.errors import ParcError, TrainingError, TrainingInterrupted
 from utils.io import write_text
 from utils.random_state import capture_rng_state, restore_rng_state
-from utils.runtime import Runtime
-
+from utils.runtime import Runtime, busy_machine
 
 def metric_names(opts: Any) -> List[str]:
     names = list(getattr(opts, "stats.name") or ["loss"])
@@ -41,19 +42,19 @@ def metric_names(opts: Any) -> List[str]:
 
 class Trainer:
     """Runs the epochs of a configured run: training steps, validation (of the EMA too),
-    checkpoints and metrics, stopping cleanly on SIGTERM / SIGUSR1."""
+    checkpoints and metrics, and where each epoch's time went; with ``handle_signals``, stopping
+    cleanly on SIGTERM / SIGUSR1 (see :mod:`engine.preemption`)."""
 
     def __init__(self, opts: Any, runtime: Runtime, model: nn.Module, criterion: nn.Module,
                  optimizer: torch.optim.Optimizer, scheduler: BaseScheduler, train_loader: Any, val_loader: Any,
                  train_sampler: Any, run: RunFolder, ema: Optional[EMA] = None,
                  scaler: Optional[torch.amp.GradScaler] = None, state: Optional[ResumeState] = None,
-                 batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None) -> None:
+                 batch_mixing: Optional[Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]] = None,
+                 handle_signals: bool = False) -> None:
         self.opts, self.runtime = opts, runtime
-        self.batch_mixing = batch_mixing  # MixUp / CutMix of training batches (soft targets)
         self.model, self.criterion, self.optimizer, self.scheduler = model, criterion, optimizer, scheduler
         self.train_loader, self.val_loader, self.train_sampler = train_loader, val_loader, train_sampler
         self.ema = ema
-        self.scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
         self.run_folder = run
         self.metric_names = metric_names(opts)
         self.ckpt_metric = getattr(opts, "stats.checkpoint_metric")
@@ -69,10 +70,14 @@ class Trainer:
         self.iteration_based = bool(getattr(opts, "scheduler.is_iteration_based"))
         self.max_iterations = getattr(opts, "scheduler.max_iterations")
         self.log_freq = max(1, int(getattr(opts, "common.log_freq")))
-        self.grad_clip = getattr(opts, "common.grad_clip")
         self.channels_last = bool(getattr(opts, "common.channels_last"))
-        self.stop = Preemption()
+        self.step = TrainingStep(model, criterion, optimizer, runtime, BatchInputs(opts, self.channels_last),
+                                 scaler=scaler, batch_mixing=batch_mixing, grad_clip=getattr(opts, "common.grad_clip"),
+                                 ema=ema, check_loss=self._check_loss)
+        self.scaler = self.step.scaler
+        self.stop = Preemption(enabled=handle_signals)
         self.position = "the start"  # where training is, for the message of a stop
+        self.epoch = 0
         self.writer = self._tensorboard() if runtime.is_main else None
 
     def _tensorboard(self) -> Any:
@@ -96,40 +101,17 @@ class Trainer:
     def _done(self) -> bool:
         return self.iteration_based and self.max_iterations is not None and self.iterations >= self.max_iterations
 
-    def _step(self, batch: Dict[str, Any], epoch: int, sync_now: bool) -> Tuple[Any, Any, torch.Tensor, int, float]:
-        """One forward/backward (and, when ``sync_now``, the optimizer step): ``(prediction,
-        target, loss, batch size, learning rate)``."""
-        images = to_device(batch["image"], self.runtime.device)  # a tensor, or a list of differently sized ones
-        target = to_device(batch["label"], self.runtime.device)
-        if self.batch_mixing is not None:
-            images, target = self.batch_mixing(images, target)
-        if self.channels_last and isinstance(images, torch.Tensor):
-            images = images.contiguous(memory_format=torch.channels_last)
-        lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
-        context = self.model.no_sync() if (not sync_now and hasattr(self.model, "no_sync")) else nullcontext()
-        with context:
-            with self.runtime.autocast():
-                prediction = forward_model(self.model, images, target)
-                loss = self.criterion(prediction, target)
-            if not torch.isfinite(loss.detach()):
-                last = self.run_folder.checkpoint
-                where = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
-                raise TrainingError(f"the training loss became {loss.item()} at epoch {epoch}, iteration "
-                                    f"{self.iterations}; training stopped ({where}); try a lower learning rate "
-                                    f"or gradient clipping (--common.grad-clip)")
-            self.scaler.scale(loss).backward()
-        if sync_now:
-            if self.grad_clip:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=float(self.grad_clip))
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.ema is not None:
-                self.ema.update(self.model)
-        return prediction, target, loss.detach(), len(images), lr
+    def _check_loss(self, loss: Tensor) -> None:
+        """Stop with a message when the training loss is not finite."""
+        if not torch.isfinite(loss):
+            last = self.run_folder.checkpoint
+            where = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
+            raise TrainingError(f"the training loss became {loss.item()} at epoch {self.epoch}, iteration "
+                                f"{self.iterations}; training stopped ({where}); try a lower learning rate "
+                                f"or gradient clipping (--common.grad-clip)")
 
     def train_epoch(self, epoch: int, start_step: int = 0) -> Dict[str, float]:
+        self.epoch = epoch
         self.model.train()
         self.criterion.train()
         stats = Statistics(self.metric_names, self.opts)
@@ -137,37 +119,45 @@ class Trainer:
             stats.load_state_dict(self.state.epoch_stats)
         accum = self._accumulation(epoch)
         self.optimizer.zero_grad(set_to_none=True)
-        start, seen, total = time.perf_counter(), 0, start_step + len(self.train_loader)
-        progress = progress_bar(self.train_loader, f"epoch {epoch}", self.runtime.is_main, initial=start_step,
-                                total=total)
-        for step, batch in enumerate(progress, start=start_step):
+        timer = self.step.timer = EpochTimer()
+        progress = TrainingProgress(epoch, start_step, start_step + len(self.train_loader), self.runtime.is_main,
+                                    self.log_freq, self.runtime.world_size,
+                                    lambda loss, lr: self._scalars("train_iter", {"loss": loss, "lr": lr},
+                                                                   self.iterations))
+        batches = iter(self.train_loader)
+        timer.start_loop()
+        for step in range(start_step, progress.total):
             if self._done():
                 break
-            self.position = f"epoch {epoch}, step {step + 1} of {total}"
+            with timer.section("data"):
+                batch = next(batches, StopIteration)
+            if batch is StopIteration:
+                break
+            self.position = f"epoch {epoch}, step {step + 1} of {progress.total}"
             sync_now = (step + 1) % accum == 0
             if batch is not None:
-                prediction, target, loss, n, lr = self._step(batch, epoch, sync_now)
-                seen += n
-                stats.update(detach_float(prediction), target, loss, n)
+                lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
+                prediction, target, loss, n = self.step(batch, sync_now)
+                with timer.section("metrics"):
+                    stats.update(detach_float(prediction), target, loss, n)
                 self.iterations += 1
-                if self.runtime.is_main:
-                    progress.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.2e}", refresh=False)
-                    if step % self.log_freq == 0:
-                        rate = seen * self.runtime.world_size / max(time.perf_counter() - start, 1e-9)
-                        logger.log(f"epoch {epoch} [{step + 1}/{total}] {stats.summary()} | lr {lr:.3e} | "
-                                   f"{rate:.1f} img/s | elapsed {format_duration(time.perf_counter() - start)}")
-                        self._scalars("train_iter", {"loss": float(loss), "lr": lr}, self.iterations)
+                with timer.section("logging"):
+                    progress.update(step, stats, loss, lr, n)
             if sync_now:
                 signum = self.stop.requested(self.runtime)
-                if signum and step + 1 < total:
-                    self._save_interrupted(epoch, step + 1, stats)
-                    raise self._stopped_by(signum, f"epoch {epoch}, step {step + 1} of {total}")
+                if signum and step + 1 < progress.total:
+                    with timer.section("checkpoint"):
+                        self._save_interrupted(epoch, step + 1, stats)
+                    raise self._stopped_by(signum, f"epoch {epoch}, step {step + 1} of {progress.total}")
+        timer.end_loop()
+        progress.close()
         return stats.sync().values()
 
     def validate(self, model: nn.Module, epoch: int, tag: str) -> Dict[str, float]:
         self.position = f"the {tag} of epoch {epoch}"
-        stats = evaluate(model, self.val_loader, self.criterion, self.metric_names, self.runtime,
-                         description=f"{tag} {epoch}", opts=self.opts, channels_last=self.channels_last)
+        with self.step.timer.section("validation"):
+            stats = evaluate(model, self.val_loader, self.criterion, self.metric_names, self.runtime,
+                             description=f"{tag} {epoch}", opts=self.opts, channels_last=self.channels_last)
         return stats.values()
 
     def run(self) -> None:
@@ -182,12 +172,14 @@ class Trainer:
             raise self._stopped(TrainingError, f"because the {death} at {self.position}") from None
 
     def _run_epochs(self) -> None:
-        copy_at_epoch = int(getattr(self.opts, "ema.copy_at_epoch"))
         started = time.perf_counter()
         for epoch in range(self.state.start_epoch):  # resolution growth of the epochs done
             self.train_sampler.update_scales(epoch)
         if self.runtime.is_main:
             self._write_metrics_file()
+            busy = busy_machine()
+            if busy:
+                logger.warning(busy)
         if self.state.rng is not None:
             restore_rng_state(self.state.rng)
         logger.log(f"Training epochs {self.state.start_epoch}..{self.max_epochs - 1}; results in {self.run_folder}")
@@ -196,22 +188,7 @@ class Trainer:
                 for epoch in range(self.state.start_epoch, self.max_epochs):
                     if self._done():
                         break
-                    start_step = self.state.start_step if epoch == self.state.start_epoch else 0
-                    self.train_sampler.set_epoch(epoch, start_step)
-                    self.train_sampler.update_scales(epoch)
-                    train_values = self.train_epoch(epoch, start_step)
-                    val_values = self.validate(self.model, epoch, "validation")
-                    logger.log(f"epoch {epoch} training: {_fmt(train_values)}")
-                    logger.log(f"epoch {epoch} validation: {_fmt(val_values)}")
-                    if epoch == copy_at_epoch and self.ema is not None:
-                        unwrap(self.model).load_state_dict(self.ema.state_dict())
-                        logger.log(f"epoch {epoch}: copied the EMA weights into the model")
-                        val_values = self.validate(self.model, epoch, "validation")
-                    ema_values = None
-                    if self.ema is not None:
-                        ema_values = self.validate(self.ema.ema_model, epoch, "validation (EMA)")
-                        logger.log(f"epoch {epoch} validation (EMA): {_fmt(ema_values)}")
-                    self._end_epoch(epoch, train_values, val_values, ema_values)
+                    self._epoch(epoch)
                     signum = self.stop.requested(self.runtime)
                     if signum and epoch + 1 < self.max_epochs and not self._done():
                         raise self._stopped_by(signum, f"the end of epoch {epoch}")
@@ -220,6 +197,32 @@ class Trainer:
                 self.writer.close()
         logger.log(f"Training took {format_duration(time.perf_counter() - started)}; best "
                    f"{self.ckpt_metric}: {self.best_metric:.4f}")
+
+    def _epoch(self, epoch: int) -> None:
+        """Train one epoch, validate the model (and its EMA), save the checkpoints, log the times."""
+        start_step = self.state.start_step if epoch == self.state.start_epoch else 0
+        self.train_sampler.set_epoch(epoch, start_step)
+        self.train_sampler.update_scales(epoch)
+        if self.runtime.compile is not None:
+            shapes = len(getattr(self.train_sampler, "pairs", [None]))
+            allow_graphs(compiled_graphs() + shapes + EVALUATION_SHAPES * (2 if self.ema is not None else 1))
+        train_values = self.train_epoch(epoch, start_step)
+        val_values = self.validate(self.model, epoch, "validation")
+        logger.log(f"epoch {epoch} training: {_fmt(train_values)}")
+        logger.log(f"epoch {epoch} validation: {_fmt(val_values)}")
+        if epoch == int(getattr(self.opts, "ema.copy_at_epoch")) and self.ema is not None:
+            unwrap(self.model).load_state_dict(self.ema.state_dict())
+            logger.log(f"epoch {epoch}: copied the EMA weights into the model")
+            val_values = self.validate(self.model, epoch, "validation")
+        ema_values = None
+        if self.ema is not None:
+            ema_values = self.validate(self.ema.ema_model, epoch, "validation (EMA)")
+            logger.log(f"epoch {epoch} validation (EMA): {_fmt(ema_values)}")
+        with self.step.timer.section("checkpoints"):
+            self._end_epoch(epoch, train_values, val_values, ema_values)
+        logger.log(self.step.timer.report(epoch))
+        if self.runtime.compile is not None:
+            logger.log(GRAPHS.summary())
 
     def _checkpoint(self, last_epoch: int, resume_step: int, stats: Optional[Statistics] = None) -> Dict[str, Any]:
         """Everything a resumed run needs; collective (every rank's generators are gathered)."""

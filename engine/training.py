@@ -12,6 +12,7 @@ from cvnets import EMA, get_model
 from data import create_train_val_loaders
 from data.loaders import close_loaders
 from data.transforms import build_batch_mixing
+from engine.compilation import compile_model
 from engine.resume_checkpoint import ResumeState, load_checkpoint, restore
 from engine.run_folder import RunFolder
 from engine.run_start import RunStart, run_start
@@ -113,7 +114,8 @@ def _batch_mixing(opts: Any) -> Optional[Any]:
     return mixing
 
 
-def _train(opts: Any, runtime: Runtime, run: RunFolder, start: RunStart, scheduler: BaseScheduler) -> None:
+def _train(opts: Any, runtime: Runtime, run: RunFolder, start: RunStart, scheduler: BaseScheduler,
+           handle_signals: bool) -> None:
     """Build the run's data, model, EMA, loss and optimizer, restore ``start``'s checkpoint, and train."""
     checkpoint = load_checkpoint(start.resume_path) if start.resume_path is not None else None
     if runtime.is_main:
@@ -135,21 +137,31 @@ def _train(opts: Any, runtime: Runtime, run: RunFolder, start: RunStart, schedul
             del checkpoint  # its states are in the model, optimizer and EMA now: no second copy for the run
         if runtime.is_main:
             _save_run_description(opts, run, train_loader.dataset, state.start_epoch if start.resume else -1)
+        if runtime.compile is not None:  # in place, after the EMA's copy: the EMA model is compiled when validated
+            compile_model(model, runtime.compile)
+            logger.log(f"torch.compile: the model is compiled ({runtime.compile}) at its first step of each shape")
         if runtime.distributed:
             device_ids = [runtime.local_rank] if runtime.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=device_ids, find_unused_parameters=bool(getattr(opts, "ddp.find_unused_parameters")))
         Trainer(opts, runtime, model, criterion, optimizer, scheduler, train_loader, val_loader, train_sampler, run,
-                ema=ema, scaler=scaler, state=state, batch_mixing=batch_mixing).run()
+                ema=ema, scaler=scaler, state=state, batch_mixing=batch_mixing, handle_signals=handle_signals).run()
     finally:
         close_loaders(train_loader, val_loader)
     if runtime.is_main:
         write_training_curves(run.metrics, run.curves)
 
 
-def train(opts: Any) -> Path:
+def train(opts: Any, handle_signals: bool = False) -> Path:
     """Train as ``opts`` describe, in the run folder (see :mod:`engine.run_start` for how the run
-    begins there); returns the folder."""
+    begins there); returns the folder.
+
+    Args:
+        opts: the run's options.
+        handle_signals: stop at the next iteration on SIGTERM / SIGUSR1, saving a checkpoint to
+            resume from (:mod:`engine.preemption`); the training program asks for it, other Python
+            code (tests, notebooks) keeps its own handling of the signals.
+    """
     run = RunFolder.from_options(opts)  # a label or a setting that cannot train stops before anything starts
     scheduler = build_scheduler(opts)
     runtime = setup_runtime(opts, autotune=True)
@@ -158,7 +170,7 @@ def train(opts: Any) -> Path:
             if start.complete:
                 logger.log(start.complete)
             else:
-                _train(opts, runtime, run, start, scheduler)
+                _train(opts, runtime, run, start, scheduler, handle_signals)
         return run.path
     finally:
         logger.remove_file()

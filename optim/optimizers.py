@@ -1,4 +1,11 @@
-"""Optimizers (``optim.name``): ``sgd``, ``adam`` and ``adamw`` from ``torch.optim``."""
+"""Optimizers (``optim.name``): ``sgd``, ``adam`` and ``adamw`` from ``torch.optim``.
+
+Each runs torch's fused implementation (one kernel for all parameters) where torch has one for the
+parameters' device, else its multi-tensor (``foreach``) one where it has that, else the loop over the
+parameters; all compute the same update (up to float rounding). The choice stays out of the saved
+state: ``state_dict`` records the defaults (``fused`` and ``foreach`` ``None``), as the loop does, and
+a loaded state keeps the implementation of the optimizer it is loaded into.
+"""
 from __future__ import annotations
 
 import argparse
@@ -14,23 +21,23 @@ OPTIM_REGISTRY = Registry("optimizer", option="optim.name")
 
 
 @OPTIM_REGISTRY.register("sgd")
-def _sgd(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
+def _sgd(opts: Any, groups: List[Dict[str, Any]], implementation: Dict[str, bool]) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=0.1, momentum=float(getattr(opts, "optim.sgd.momentum")),
-                           nesterov=bool(getattr(opts, "optim.sgd.nesterov")))
+                           nesterov=bool(getattr(opts, "optim.sgd.nesterov")), **implementation)
 
 
 @OPTIM_REGISTRY.register("adam")
-def _adam(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
+def _adam(opts: Any, groups: List[Dict[str, Any]], implementation: Dict[str, bool]) -> torch.optim.Optimizer:
     betas = (float(getattr(opts, "optim.adam.beta1")), float(getattr(opts, "optim.adam.beta2")))
     return torch.optim.Adam(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps")),
-                            amsgrad=bool(getattr(opts, "optim.adam.amsgrad")))
+                            amsgrad=bool(getattr(opts, "optim.adam.amsgrad")), **implementation)
 
 
 @OPTIM_REGISTRY.register("adamw")
-def _adamw(opts: Any, groups: List[Dict[str, Any]]) -> torch.optim.Optimizer:
+def _adamw(opts: Any, groups: List[Dict[str, Any]], implementation: Dict[str, bool]) -> torch.optim.Optimizer:
     betas = (float(getattr(opts, "optim.adamw.beta1")), float(getattr(opts, "optim.adamw.beta2")))
     return torch.optim.AdamW(groups, lr=0.1, betas=betas, eps=float(getattr(opts, "optim.eps")),
-                             amsgrad=bool(getattr(opts, "optim.adamw.amsgrad")))
+                             amsgrad=bool(getattr(opts, "optim.adamw.amsgrad")), **implementation)
 
 
 def parameter_groups(named_parameters: Iterable, weight_decay: float, no_decay_bn_filter_bias: bool,
@@ -66,7 +73,49 @@ def model_parameter_groups(model: nn.Module, opts: Any) -> List[Dict[str, Any]]:
 
 def build_optimizer(model: nn.Module, opts: Any) -> torch.optim.Optimizer:
     """The optimizer of ``optim.name``; learning rates are set by the scheduler at every step."""
-    return OPTIM_REGISTRY.get(getattr(opts, "optim.name"))(opts, model_parameter_groups(model, opts))
+    groups = model_parameter_groups(model, opts)
+    implementation = fast_implementation(p for group in groups for p in group["params"])
+    optimizer = OPTIM_REGISTRY.get(getattr(opts, "optim.name"))(opts, groups, implementation)
+    return saved_as_the_loop(optimizer) if implementation else optimizer
+
+
+IMPLEMENTATION_KEYS = ("fused", "foreach")
+
+
+def fast_implementation(params: Iterable[torch.Tensor]) -> Dict[str, bool]:
+    """``{"fused": True}`` when torch has fused optimizer kernels for the device of every one of
+    ``params`` (floating point), else ``{"foreach": True}`` when it has multi-tensor kernels there,
+    else ``{}`` (the loop)."""
+    from torch.utils._foreach_utils import _get_foreach_kernels_supported_devices, _get_fused_kernels_supported_devices
+
+    params = list(params)
+    devices = {p.device.type for p in params}
+    if not params or not all(p.is_floating_point() for p in params):
+        return {}
+    if devices <= set(_get_fused_kernels_supported_devices()):
+        return {"fused": True}
+    if devices <= set(_get_foreach_kernels_supported_devices()):
+        return {"foreach": True}
+    return {}
+
+
+def saved_as_the_loop(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """``optimizer`` (a fused or foreach one) with the ``state_dict`` of the loop over the parameters,
+    and keeping its own implementation when a state is loaded into it; returns ``optimizer``."""
+    own = [{key: group[key] for key in IMPLEMENTATION_KEYS} for group in optimizer.param_groups]
+
+    def saved_as_defaults(_: torch.optim.Optimizer, state: Dict[str, Any]) -> Dict[str, Any]:
+        for group in state["param_groups"]:  # copies of the optimizer's groups
+            group.update({key: None for key in IMPLEMENTATION_KEYS})
+        return state
+
+    def loaded_with_own(_: torch.optim.Optimizer, state: Dict[str, Any]) -> Dict[str, Any]:
+        groups = [dict(group, **implementation) for group, implementation in zip(state["param_groups"], own)]
+        return dict(state, param_groups=groups)
+
+    optimizer.register_state_dict_post_hook(saved_as_defaults)
+    optimizer.register_load_state_dict_pre_hook(loaded_with_own)
+    return optimizer
 
 
 def arguments_optimizers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

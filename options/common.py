@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import List
 
+from utils.device_defaults import (MIXED_PRECISION_DTYPES, backend_help, mixed_precision_dtype_help,
+                                   mixed_precision_help)
 from utils.opts import OptionRow, add_options
 
 
 def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("Common arguments")
     add_options(group, "--common", [
-        ("config-file", None, "YAML config; a relative path is also looked up under config/", dict(type=str)),
+        ("config-file", None, "YAML config, or a model name (parcnet.list_models(): parcnet_s, ...); a relative "
+                              "path is also looked up under config/", dict(type=str, metavar="CONFIG")),
         ("seed", 0, "random seed"),
         ("results-loc", "results", "folder holding one sub-folder per run"),
         ("run-label", "run_1", "name of this run's sub-folder under common.results-loc"),
@@ -21,10 +24,9 @@ def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         ("auto-resume", False, "continue from <results>/<run>/checkpoint.pt if it exists"),
         ("overwrite", False, "replace the results of an earlier run in <results>/<run> (without it, a run "
                              "that would overwrite them stops)"),
-        ("mixed-precision", False, "mixed precision: float16 with gradient scaling on CUDA, bfloat16 on CPU"),
-        ("mixed-precision-dtype", None,
-         "override the mixed-precision dtype (default: float16 on CUDA, bfloat16 on CPU)",
-         dict(type=str, choices=["float16", "bfloat16"])),
+        ("mixed-precision", False, mixed_precision_help()),
+        ("mixed-precision-dtype", None, mixed_precision_dtype_help(),
+         dict(type=str, choices=list(MIXED_PRECISION_DTYPES))),
         ("channels-last", False, "train and evaluate in channels_last memory format"),
         ("accum-freq", 1, "accumulate gradients over this many iterations"),
         ("accum-after-epoch", 0, "start gradient accumulation at this epoch"),
@@ -67,8 +69,7 @@ def arguments_ddp(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         ("dist-port", 30786, "port of node 0 when ddp.dist_url names none"),
         ("timeout", 300.0, "seconds a process waits for the others at a collective before the run fails "
                            "(a stalled or dead process)"),
-        ("backend", None, "process-group backend (default: nccl on CUDA, gloo on CPU)",
-         dict(type=str, choices=["nccl", "gloo"])),
+        ("backend", None, backend_help(), dict(type=str, choices=["nccl", "gloo"])),
         ("find-unused-parameters", False, "let DDP tolerate parameters without gradients"),
     ])
     return parser

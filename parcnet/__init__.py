@@ -6,12 +6,15 @@
      'maskrcnn_parc_convnext_xt', 'maskrcnn_convnext_xt']
     >>> model = parcnet.create_model("parcnet_s", pretrained="checkpoint_ema_avg.pt")
     >>> probs = model(parcnet.load_image("cat.jpg", model)).softmax(1)
+    >>> model.class_names[probs.argmax()]
+    >>> stages = parcnet.create_model("parcnet_s", features_only=True)   # stages(x): 4 feature maps
 
 This package sits above every other: it imports ``options`` (the parser), ``cvnets`` (the
 registries) and ``data`` (the input transforms), and nothing imports it but the entry points.
 """
-from cvnets.models.zoo import list_models
-from parcnet.images import load_image
+from parcnet.features import FeatureStages
+from parcnet.images import load_image, preprocess
 from parcnet.models import create_model, model_options
+from utils.zoo import list_models
 
-__all__ = ["create_model", "list_models", "load_image", "model_options"]
+__all__ = ["FeatureStages", "create_model", "list_models", "load_image", "model_options", "preprocess"]

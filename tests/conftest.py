@@ -19,9 +19,10 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def training_opts(args: Sequence[str] = ()):
-    from options import get_training_arguments
+    """The training options of ``args``; without a config, the defaults (main_train.py requires one)."""
+    from options import parse_options, training_parser
 
-    return get_training_arguments(list(args))
+    return parse_options(training_parser(), list(args))
 
 
 def load_manifest(name: str) -> Dict:
@@ -99,7 +100,7 @@ def named_models(task: str, model: str) -> List[str]:
     """The named models (``cvnets.list_models``) whose config builds ``model.<task>.name: <model>``."""
     import yaml
 
-    from cvnets.models.zoo import MODEL_ZOO
+    from utils.zoo import MODEL_ZOO
 
     return [name for name, entry in MODEL_ZOO.items()
             if entry.task == task and yaml.safe_load(entry.config_path.read_text())["model"][task]["name"] == model]

@@ -8,6 +8,7 @@ from data import collate_samples
 from data.datasets import ImageNetDataset, read_image
 from data.transforms import (CenterCrop, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor,
                              augmentation_transforms)
+from engine.loop_helpers import BatchInputs
 from utils.errors import DataError
 
 
@@ -112,7 +113,8 @@ def test_corrupt_images_are_skipped_without_shifting_others(tmp_path, capsys):
     batch = collate_samples(items)
     assert batch["label"].tolist() == [0, 0, 0, 1, 1]
     assert batch["sample_id"].tolist() == [0, 1, 2, 3, 5]
-    assert torch.allclose(batch["image"][3:].mean(), torch.tensor(200 / 255))
+    images = BatchInputs(opts)(batch, torch.device("cpu"))  # the model inputs of the uint8 batch
+    assert torch.allclose(images[3:].mean(), torch.tensor(200 / 255))
     assert collate_samples([None, None]) is None
 
 

@@ -10,8 +10,10 @@ import torch
 from PIL import Image
 
 from conftest import FIXTURES, ROOT, load_manifest, manifest_weights, training_opts
+from data import collate_samples
 from data.datasets import read_image
 from data.transforms import CenterCrop, Compose, Resize, ToTensor, image_to_tensor
+from engine.loop_helpers import BatchInputs
 from utils.io import atomic_save
 from utils.errors import ConfigError
 
@@ -89,10 +91,11 @@ def test_validation_inputs_are_timms_evaluation_inputs(tmp_path):
         (tmp_path / f"{index:02d}" / path.name).write_bytes(path.read_bytes())
     opts = training_opts(["--common.config-file", RESNET_CONFIG, "--dataset.root-val", str(tmp_path)])
     dataset = ImageNetDataset(opts, is_training=False)
+    to_inputs = BatchInputs(opts)  # the dataset's uint8 images become inputs on the device
     resize, _, to_tensor, normalize = timm_eval_transform().transforms
     identical = 0
     for index, path in enumerate(photo_files()):
-        ours = dataset[(224, 224, index)]["image"]
+        ours = to_inputs(collate_samples([dataset[(224, 224, index)]]), torch.device("cpu"))[0]
         resized = resize(Image.open(path).convert("RGB"))
         top, left = (resized.height - 224) // 2, (resized.width - 224) // 2
         expected = normalize(to_tensor(resized.crop((left, top, left + 224, top + 224))))

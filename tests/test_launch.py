@@ -197,3 +197,20 @@ def test_a_cuda_world_size_that_spans_nodes_without_an_address_shows_the_torchru
     plan = launch.launch_plan(training_opts(["--common.device", "cuda"]), [])
     assert plan.nproc_per_node == 8 and plan.nnodes == 1
     assert launch.launch_plan(training_opts(["--common.device", "cuda", "--ddp.enable", "false"]), []).world_size == 1
+
+
+def test_sigterm_ends_a_process_that_trains_in_process_as_if_it_did_not_train(tiny_digits, tmp_path):
+    """A test, a notebook: ``engine.training.train`` called from other Python code leaves SIGTERM
+    to that program (here the default action: the process ends at once, without a checkpoint)."""
+    args = tiny_args(tiny_digits, tmp_path, "run", epochs=50)
+    code = ("import sys; from options import get_training_arguments; from engine.training import train; "
+            "train(get_training_arguments(sys.argv[1:]))")
+    process = start(["-c", code, *args])
+    try:
+        wait_for_line(tmp_path / "run" / "train.log", "epoch 0 [2/", process)
+        os.kill(process.pid, signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGTERM
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()  # no epoch ended, no stop was saved

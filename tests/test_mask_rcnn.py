@@ -10,7 +10,7 @@ import torch
 from conftest import named_models, training_opts
 from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
-from cvnets.models.zoo import zoo_entry
+from utils.zoo import zoo_entry
 from data.datasets import COCOInstanceSegmentation
 from utils.errors import DataError
 

@@ -24,7 +24,7 @@ from cvnets.misc.profiler import profile_model
 from cvnets.models import CLS_MODEL_REGISTRY, DET_MODEL_REGISTRY, SEG_HEAD_REGISTRY, SEG_MODEL_REGISTRY
 from cvnets.models.base import Backbone, Detector, SegmentationHead, SegmentationModel
 from cvnets.models.detection import MaskRCNNDetector
-from cvnets.models.zoo import zoo_entry
+from utils.zoo import zoo_entry
 from utils.errors import ExportError
 
 # registered names that no named model uses: name -> why
@@ -112,7 +112,7 @@ def test_every_registered_model_is_a_named_model():
             used["model.segmentation.seg_head"].add(getattr(opts, "model.segmentation.seg_head"))
     for registry in (CLS_MODEL_REGISTRY, DET_MODEL_REGISTRY, SEG_MODEL_REGISTRY, SEG_HEAD_REGISTRY):
         untested = [n for n in registry.names() if n not in used[registry.option] and n not in EXEMPT]
-        assert not untested, (f"{registry.option} {untested} is used by no model of cvnets/models/zoo.py: add a zoo "
+        assert not untested, (f"{registry.option} {untested} is used by no model of utils/zoo.py: add a zoo "
                               f"entry (see docs/extending.md) so that these tests cover it")
 
 

@@ -8,7 +8,7 @@ import torch
 from PIL import Image, ImageEnhance
 
 from conftest import training_opts
-from data.transforms import BatchMixing, RandAugment, RandomErase, check_classification_only
+from data.transforms import BatchMixing, RandAugment, RandomErase, check_classification_only, erase_batch
 from loss_fn import build_loss
 from metrics import Statistics, topk_correct
 from utils.errors import ConfigError
@@ -44,6 +44,11 @@ def test_rand_augment_is_the_recipes_timm_policy():
         assert op.kwargs == {"fillcolor": (124, 116, 104), "resample": Image.Resampling.BICUBIC}
 
 
+def augmented(transform, image):
+    """``transform`` of the BGR ``image``, back in BGR (RandAugment hands on an RGB PIL image)."""
+    return np.asarray(transform({"image": image})["image"])[..., ::-1]
+
+
 def noise_image(size=32):
     """Colour noise in [40, 200]: every op of the policy changes it."""
     return np.random.randint(40, 200, (size, size, 3), dtype=np.uint8)
@@ -56,7 +61,7 @@ def test_rand_augment_applies_each_drawn_op_with_probability_p(p):
     unchanged = 0
     for _ in range(draws):
         image = noise_image()
-        unchanged += np.array_equal(transform({"image": image.copy()})["image"], image)
+        unchanged += np.array_equal(augmented(transform, image.copy()), image)
     # an image is left as it was when neither of the two drawn ops is applied
     assert abs(unchanged / draws - (1 - p) ** 2) < 0.06
 
@@ -65,12 +70,12 @@ def test_rand_augment_magnitude_is_drawn_around_m_with_mstd():
     # BrightnessIncreasing scales by 1 +- 0.9 * m / 10: the factor reads the magnitude back
     transform = rand_augment(f"{RA}.p", "1", f"{RA}.num-ops", "1", only="BrightnessIncreasing")
     grey = np.full((4, 4, 3), 100, np.uint8)
-    levels = np.array([abs(transform({"image": grey.copy()})["image"][0, 0, 0] / 100 - 1) / 0.09
+    levels = np.array([abs(augmented(transform, grey.copy())[0, 0, 0] / 100 - 1) / 0.09
                        for _ in range(500)])
     assert abs(levels.mean() - 9) < 0.1 and abs(levels.std() - 0.5) < 0.1
     fixed = rand_augment(f"{RA}.p", "1", f"{RA}.num-ops", "1", f"{RA}.magnitude", "5", f"{RA}.magnitude-std", "0",
                          only="BrightnessIncreasing")
-    assert {int(fixed({"image": grey.copy()})["image"][0, 0, 0]) for _ in range(40)} == {55, 145}
+    assert {int(augmented(fixed, grey.copy())[0, 0, 0]) for _ in range(40)} == {55, 145}
 
 
 def test_rand_augment_colour_ops_see_rgb():
@@ -78,7 +83,7 @@ def test_rand_augment_colour_ops_see_rgb():
                              only="ColorIncreasing")
     bgr = np.zeros((2, 2, 3), np.uint8)
     bgr[..., 0], bgr[..., 1], bgr[..., 2] = 250, 60, 10  # mostly blue
-    out = transform({"image": bgr.copy()})["image"]
+    out = augmented(transform, bgr.copy())
 
     def saturate(rgb, factor):
         return np.asarray(ImageEnhance.Color(Image.fromarray(rgb)).enhance(factor))
@@ -90,26 +95,53 @@ def test_rand_augment_colour_ops_see_rgb():
     assert not any(np.array_equal(out, e) for e in as_if_rgb)
 
 
+def erased(transform, image):
+    """``image`` (3 x H x W float) erased as the training step does: the sample's rectangle drawn by
+    ``transform`` (in a loading process), the fill on the device."""
+    erase = transform({"image": image})["erase"]
+    return erase_batch(image[None].clone(), {key: value[None] for key, value in erase.items()})[0]
+
+
 def test_random_erase_probability_area_and_pixel_noise():
     erase = RandomErase(training_opts(["--common.config-file", RESNET_CONFIG]))
-    draws, erased, areas, values = 800, 0, [], []
+    draws, erased_count, areas, values = 800, 0, [], []
     for _ in range(draws):
-        out = erase({"image": torch.zeros(3, 40, 40)})["image"]
+        out = erased(erase, torch.zeros(3, 40, 40))
         hit = out.ne(0).any(0)
         if hit.any():
-            erased += 1
+            erased_count += 1
             rows, cols = hit.any(1).nonzero(), hit.any(0).nonzero()
             height, width = int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
             assert int(hit.sum()) == height * width  # one rectangle
             areas.append(height * width / 1600)
             values.append(out[:, hit])
-    assert abs(erased / draws - 0.25) < 0.05
+    assert abs(erased_count / draws - 0.25) < 0.05
     assert 0.015 <= min(areas) and max(areas) <= 0.36  # timm's 0.02-1/3 of the area, rounded sides
     noise = torch.cat([v.flatten() for v in values])
     assert abs(float(noise.mean())) < 0.05 and abs(float(noise.std()) - 1) < 0.05
     const = RandomErase(training_opts(["--image-augmentation.random-erase.p", "1"]))
-    out = const({"image": torch.ones(3, 40, 40)})["image"]
+    out = erased(const, torch.ones(3, 40, 40))
     assert out.eq(0).any() and set(out.unique().tolist()) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("mode", ["const", "pixel"])
+def test_random_erase_in_two_halves_is_torchvisions_transform_for_the_same_seed(mode):
+    from torchvision.transforms import v2
+
+    erase = RandomErase(training_opts(["--image-augmentation.random-erase.p", "0.5",
+                                       "--image-augmentation.random-erase.mode", mode]))
+    reference = v2.RandomErasing(p=0.5, scale=(0.02, 1 / 3), ratio=(0.3, 1 / 0.3),
+                                 value="random" if mode == "pixel" else 0.0)
+    image = torch.rand(3, 37, 53)
+    changed = 0
+    for seed in range(60):
+        torch.manual_seed(seed)
+        expected = reference(image.clone())
+        torch.manual_seed(seed)
+        got = erased(erase, image)
+        assert torch.equal(got, expected)
+        changed += not torch.equal(got, image)
+    assert 15 < changed < 45
 
 
 def mixing(*args, n_classes=8):

@@ -93,3 +93,49 @@ def test_a_resumed_epoch_serves_the_remaining_batches_with_the_same_sample_seeds
     assert len({seed for _, seed in seeds}) == len({i for i, _ in seeds}) == 95  # one seed per sample
     whole.set_epoch(3)
     assert not {seed for _, seed in seeds} & {seed for batch in whole for _, _, _, seed in batch}
+
+
+def test_sample_seeds_are_numpys_seed_sequence_words():
+    import numpy as np
+
+    from utils.random_state import sample_seed, sample_seeds
+
+    rng = np.random.default_rng(3)
+    for seed, epoch in [(0, 0), (1234, 299), (2 ** 32 - 1, 7), (2 ** 32, 1)]:  # the last: outside 32 bits
+        indices = [0, 1, 2 ** 31, 2 ** 32 - 1, *rng.integers(0, 1_300_000, 50).tolist()]
+        expected = [int(np.random.SeedSequence([seed, epoch, i]).generate_state(1, dtype=np.uint64)[0] >> 1)
+                    for i in indices]
+        assert sample_seeds(seed, epoch, indices) == expected
+        assert sample_seed(seed, epoch, indices[-1]) == expected[-1]
+    assert sample_seeds(0, 0, []) == []
+
+
+def test_seeded_draws_seeds_only_the_named_generators_and_gives_the_states_back(monkeypatch):
+    import random
+
+    import numpy as np
+    import torch
+
+    from utils.random_state import seeded_draws
+
+    def draws():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    def states():
+        return random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state().tolist()
+
+    with seeded_draws(5):
+        seeded = draws()
+    before = states()
+    with seeded_draws(5, ("python",)):
+        python, numpy_, torch_ = draws()
+    assert python == seeded[0] and numpy_ != seeded[1] and torch_ != seeded[2]
+    assert states()[0] == before[0] and states()[1:] != before[1:]  # numpy and torch drew from the process's own
+    after = states()
+    with seeded_draws(5, ("numpy", "torch")):
+        assert (float(np.random.rand()), float(torch.rand(1))) == seeded[1:]
+    assert states() == after
+    # the CPU generator alone: torch.manual_seed would also seed every accelerator's generators
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: (_ for _ in ()).throw(AssertionError("manual_seed")))
+    with seeded_draws(5, ("torch",)):
+        assert float(torch.rand(1)) == seeded[2]

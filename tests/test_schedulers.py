@@ -84,3 +84,37 @@ def test_no_decay_bn_filter_bias_groups():
 def test_missing_epochs_is_reported():
     with pytest.raises(ConfigError, match="scheduler.max_epochs must be at least 1, got None"):
         build_scheduler(training_opts(["--scheduler.name", "cosine"]))
+
+
+@pytest.mark.parametrize("name, extra", [("sgd", ["--optim.sgd.nesterov"]), ("adam", ["--optim.adam.amsgrad"]),
+                                         ("adamw", [])])
+def test_optimizers_are_fused_with_the_loops_numbers_and_state_dict(name, extra):
+    torch.manual_seed(0)
+    opts = training_opts(["--optim.name", name, "--optim.weight-decay", "0.01", "--optim.no-decay-bn-filter-bias",
+                          *extra])
+    # (no bias before the batch norm: its gradient would be rounding noise, which Adam turns into steps of lr)
+    models = [Layers(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    fused = build_optimizer(models[0], opts)
+    assert [group["fused"] for group in fused.param_groups] == [True, True]
+    twin = dict(zip(models[0].parameters(), models[1].parameters()))
+    loop = type(fused)([dict(group, params=[twin[p] for p in group["params"]], fused=None)
+                        for group in fused.param_groups])  # the same settings, the loop over the parameters
+    for optimizer in (fused, loop):
+        for group in optimizer.param_groups:
+            group["lr"] = 0.01
+    for _ in range(4):
+        x = torch.randn(2, 3, 8, 8)
+        for model, optimizer in zip(models, (fused, loop)):
+            optimizer.zero_grad()
+            model.layers(x).square().mean().backward()
+            optimizer.step()
+    for ours, theirs in zip(models[0].parameters(), models[1].parameters()):
+        # rounding only (Adam's division by the root of a small second moment magnifies it): 1e-4 of a step
+        assert torch.allclose(ours, theirs, rtol=0, atol=1e-6)
+    saved, expected = fused.state_dict(), loop.state_dict()
+    assert saved["param_groups"] == expected["param_groups"]  # fused: None, as the loop saves it
+    assert {k: sorted(v) for k, v in saved["state"].items()} == {k: sorted(v) for k, v in expected["state"].items()}
+    fused.load_state_dict(expected)  # a state saved by the loop keeps the fused implementation
+    assert [group["fused"] for group in fused.param_groups] == [True, True]
+    fused.step()

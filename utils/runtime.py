@@ -1,5 +1,6 @@
 """The set-up of a training or evaluation process: its place in a distributed run (started by
-torchrun or by ``main_train.py`` itself), its device, seeds, determinism and mixed precision."""
+torchrun or by ``main_train.py`` itself), its device, seeds, determinism, mixed precision and
+compilation (:mod:`utils.compile_settings`)."""
 from __future__ import annotations
 
 import os
@@ -14,13 +15,16 @@ import torch
 import torch.distributed as dist
 
 from utils import logger
+from utils.compile_settings import CompileSettings
+from utils.device_defaults import amp_dtype_name, default_backend
 from utils.errors import ConfigError
 
 
 @dataclass
 class Runtime:
     """What a process needs to know about itself: its device, its rank among ``world_size``
-    processes, and the autocast dtype of mixed precision (``None``: off)."""
+    processes, the autocast dtype of mixed precision (``None``: off) and how to compile the model
+    (``None``: not at all)."""
 
     device: torch.device
     rank: int = 0
@@ -28,6 +32,7 @@ class Runtime:
     world_size: int = 1
     amp_dtype: Optional[torch.dtype] = None
     distributed: bool = False  # in a process group (launched by torchrun), even of one process
+    compile: Optional[CompileSettings] = None
 
     @property
     def is_main(self) -> bool:
@@ -54,16 +59,12 @@ def _select_device(opts: Any, local_rank: int) -> torch.device:
 
 
 def _amp_dtype(opts: Any, device: torch.device) -> Optional[torch.dtype]:
-    if not getattr(opts, "common.mixed_precision"):
-        return None
-    explicit = getattr(opts, "common.mixed_precision_dtype")
-    if device.type == "cuda":
-        return torch.bfloat16 if explicit == "bfloat16" else torch.float16
-    if explicit == "bfloat16":
-        return torch.bfloat16
-    logger.log("Mixed precision is off on the CPU (pass --common.mixed-precision-dtype bfloat16 to use "
-               "bfloat16 autocast)")
-    return None
+    enabled = bool(getattr(opts, "common.mixed_precision"))
+    name = amp_dtype_name(device.type, enabled, getattr(opts, "common.mixed_precision_dtype"))
+    if enabled and name is None:
+        logger.log("Mixed precision is off on the CPU (pass --common.mixed-precision-dtype bfloat16 to use "
+                   "bfloat16 autocast)")
+    return getattr(torch, name) if name else None
 
 
 def launched_by_torch() -> bool:
@@ -84,7 +85,7 @@ def _set_deterministic(opts: Any, autotune: bool) -> None:
 def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     """Join the process group when launched by torchrun or the elastic launcher (and
     ``ddp.enable``), pick the device, seed the random generators, set determinism and choose the
-    mixed-precision dtype.
+    mixed-precision dtype and the compile settings.
 
     Args:
         opts: the run's options (``common.*``, ``ddp.*``).
@@ -103,7 +104,7 @@ def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     device = _select_device(opts, local_rank)
     _set_deterministic(opts, autotune)
     if use_ddp and not dist.is_initialized():
-        backend = getattr(opts, "ddp.backend") or ("nccl" if device.type == "cuda" else "gloo")
+        backend = getattr(opts, "ddp.backend") or default_backend(device.type)
         timeout = timedelta(seconds=float(getattr(opts, "ddp.timeout")))
         dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world_size,
                                 timeout=timeout, device_id=device if device.type == "cuda" else None)
@@ -113,7 +114,22 @@ def setup_runtime(opts: Any, autotune: bool = False) -> Runtime:
     np.random.seed(seed)
     torch.manual_seed(seed)
     runtime = Runtime(device=device, rank=rank, local_rank=local_rank, world_size=world_size,
-                      amp_dtype=_amp_dtype(opts, device), distributed=use_ddp)
+                      amp_dtype=_amp_dtype(opts, device), distributed=use_ddp, compile=CompileSettings.from_opts(opts))
     if runtime.distributed:
         logger.log(f"Distributed run: {world_size} processes, backend {dist.get_backend()}, device {device.type}")
     return runtime
+
+
+def busy_machine() -> Optional[str]:
+    """A warning when the machine's load average (over the last minute) exceeds its CPU count:
+    other processes then compete with this one, and its times are longer than on an idle machine
+    (the times the README quotes); ``None`` otherwise."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return None
+    if load <= cores:
+        return None
+    return (f"the load average of this machine ({load:.1f}) exceeds its {cores} CPU cores: other processes compete "
+            f"with this run, which will be slower than on an idle machine (the times the README quotes)")

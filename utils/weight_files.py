@@ -23,7 +23,7 @@ def check_local_path(path: str, what: str) -> Path:
                               f"download it yourself and pass its path")
     resolved = Path(path).expanduser()
     if not resolved.is_file():
-        raise CheckpointError(f"{what} not found: {path}")
+        raise CheckpointError(f"{what} not found: {path} (no file {resolved.absolute()})")
     return resolved
 
 

@@ -1,4 +1,4 @@
-"""Published results of the named models (``cvnets.models.zoo``), with where they were published.
+"""Published results of the named models (``utils.zoo``), with where they were published.
 
 These are the papers' numbers, not ours: the benchmark charts (``main_benchmark.py
 --benchmark.plot``) place them against the parameters, multiply-adds and latency measured here.

@@ -3,23 +3,26 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Collection, Dict, Hashable, List, Optional, Tuple
 
 from torch.utils.data import Dataset
 
 from data.datasets.image_io import shown
 from utils import logger
 from utils.errors import DataError
-from utils.random_state import seeded_draws
+from utils.random_state import GENERATORS, seeded_draws
+
+_CACHED_CHAINS = 64  # transform chains a dataset keeps (one per size and split; a few in practice)
 
 
 def evaluation_transform(opts: Any, task: str, size: Tuple[int, int]) -> Any:
     """The input transform of evaluation: resize to ``size`` (height, width) when
-    ``evaluation.<task>.resize_input_images`` is set, else keep the original size; then a tensor."""
-    from data.transforms import Compose, Resize, ToTensor
+    ``evaluation.<task>.resize_input_images`` is set, else keep the original size; then a (uint8)
+    tensor."""
+    from data.transforms import Compose, Resize, ToUint8Tensor
 
     resize = bool(getattr(opts, f"evaluation.{task}.resize_input_images"))
-    return Compose(([Resize(opts, size)] if resize else []) + [ToTensor(opts)])
+    return Compose(([Resize(opts, size)] if resize else []) + [ToUint8Tensor(opts)])
 
 
 class BaseImageDataset(Dataset):
@@ -30,6 +33,10 @@ class BaseImageDataset(Dataset):
 
     ``classes`` names the labels in order (``None`` where the dataset does not name them); a
     training run saves them beside its checkpoints (see :mod:`data.datasets.labels`).
+
+    Samples end in :class:`~data.transforms.ToUint8Tensor`: their images are uint8 tensors that the
+    training step and the evaluation loop normalise on their device. Transform chains are built
+    once per size (:meth:`cached`), in each loading process, not once per sample.
     """
 
     classes: Optional[List[str]] = None
@@ -59,13 +66,27 @@ class BaseImageDataset(Dataset):
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         raise NotImplementedError
 
+    def cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The object ``build()`` made for ``key`` (a transform chain and its size) the first time
+        it was asked for in this process."""
+        chains = self.__dict__.setdefault("_chains", {})
+        if key not in chains:
+            if len(chains) >= _CACHED_CHAINS:
+                chains.clear()
+            chains[key] = build()
+        return chains[key]
+
+    def sample_draws(self, size: Tuple[int, int]) -> Collection[str]:
+        """The random generators a sample of ``size`` draws from (all, unless a dataset knows better)."""
+        return GENERATORS
+
     def __getitem__(self, item: Tuple[int, ...]) -> Optional[Dict[str, Any]]:
         """``item`` is ``(crop_h, crop_w, index)`` or, from the batch samplers, ``(crop_h, crop_w,
         index, seed)``: the sample's random draws then come from ``seed``."""
         crop_h, crop_w, index = item[:3]
         try:
             if len(item) > 3:
-                with seeded_draws(item[3]):
+                with seeded_draws(item[3], self.sample_draws((crop_h, crop_w))):
                     return self.get_sample(index, (crop_h, crop_w))
             return self.get_sample(index, (crop_h, crop_w))
         except DataError as exc:

@@ -17,7 +17,7 @@ from data.datasets.image_io import read_image
 from data.datasets.labels import evaluated_classes, labels_by_name
 from data.datasets.registry import DATASET_REGISTRY
 from data.transforms import (BoxPercentCoords, Compose, PhotometricDistort, RandomHorizontalFlip, Resize,
-                             SSDCropping, ToTensor, build_transform)
+                             SSDCropping, ToUint8Tensor, build_transform)
 from utils import logger
 from utils.errors import DataError
 
@@ -170,7 +170,7 @@ class COCODetection(BaseImageDataset):
         path = self.image_path(index)
         image = read_image(path)
         height, width = image.shape[:2]
-        data = self.evaluation_transforms(size)({"image": image})
+        data = self.cached(("evaluation", size), lambda: self.evaluation_transforms(size))({"image": image})
         return {"image": data["image"], "image_id": self.ids[index], "im_height": height, "im_width": width,
                 "file_name": path.name}
 
@@ -201,17 +201,18 @@ class COCODetectionSSD(COCODetection):
         if getattr(self.opts, "image_augmentation.random_zoom_out.enable"):
             chain.append(build_transform("random_zoom_out", self.opts))
         chain += [SSDCropping(self.opts), PhotometricDistort(self.opts), RandomHorizontalFlip(self.opts),
-                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)]
+                  BoxPercentCoords(self.opts), Resize(self.opts, size), ToUint8Tensor(self.opts)]
         return Compose(chain)
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
-        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToTensor(self.opts)])
+        return Compose([BoxPercentCoords(self.opts), Resize(self.opts, size), ToUint8Tensor(self.opts)])
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         if self.is_evaluation:
             return self.get_evaluation_sample(index, size)
         boxes, labels = self._annotations[self.ids[index]]
-        transform = self.training_transforms(size) if self.is_training else self.validation_transforms(size)
+        build = self.training_transforms if self.is_training else self.validation_transforms
+        transform = self.cached(size, lambda: build(size))
         data = transform({"image": read_image(self.image_path(index)), "box_coordinates": boxes.copy(),
                           "box_labels": labels.copy()})
         boxes, labels = data["box_coordinates"], data["box_labels"]

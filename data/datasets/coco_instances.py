@@ -9,7 +9,7 @@ import torch
 from data.datasets.coco import COCODetection
 from data.datasets.image_io import read_image
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import Compose, ToTensor, build_transform
+from data.transforms import Compose, ToUint8Tensor, build_transform
 from utils import logger
 from utils.errors import DataError
 
@@ -65,12 +65,12 @@ class COCOInstanceSegmentation(COCODetection):
         names = ("photo_metric_distort", "random_horizontal_flip")
         chain: List[Any] = [build_transform(name, self.opts) for name in names
                             if getattr(self.opts, f"image_augmentation.{name}.enable")]
-        return Compose(chain + [ToTensor(self.opts)])
+        return Compose(chain + [ToUint8Tensor(self.opts)])
 
     def evaluation_transforms(self, size: Tuple[int, int]) -> Compose:
         """The image at its own size, whatever ``evaluation.detection.resize_input_images`` says:
         the detector resizes it (``model.detection.mask_rcnn.min_size`` / ``max_size``)."""
-        return Compose([ToTensor(self.opts)])
+        return Compose([ToUint8Tensor(self.opts)])
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         if self.is_evaluation:
@@ -80,7 +80,10 @@ class COCOInstanceSegmentation(COCODetection):
         boxes, labels = self._annotations[image_id]
         data = {"image": image, "box_coordinates": boxes.copy(), "box_labels": labels.copy(),
                 "instance_masks": self.instance_masks(image_id, *image.shape[:2])}
-        data = (self.training_transforms() if self.is_training else Compose([ToTensor(self.opts)]))(data)
+        if self.is_training:
+            data = self.cached("training", self.training_transforms)(data)
+        else:
+            data = self.cached("validation", lambda: self.evaluation_transforms(size))(data)
         target = {"boxes": torch.from_numpy(data["box_coordinates"]).float(),
                   "labels": torch.from_numpy(data["box_labels"]),
                   "masks": torch.from_numpy(data["instance_masks"])}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Collection, Dict, List, Optional, Tuple
 
 import torch
 
@@ -26,7 +26,8 @@ class ImageNetDataset(BaseImageDataset):
 
     Training: random resized crop (``image_augmentation.random_resized_crop.enable``, else a
     resize), the configured augmentations (RandAugment last), tensor, random erasing. Validation
-    and evaluation: resize the shorter side to ``crop + 32``, centre crop ``crop``, tensor.
+    and evaluation: resize the shorter side to ``crop + 32``, centre crop ``crop``, tensor. The
+    tensors are uint8 (see :class:`~data.datasets.base.BaseImageDataset`).
     """
 
     def __init__(self, opts: Any, is_training: bool = True, is_evaluation: bool = False) -> None:
@@ -60,10 +61,20 @@ class ImageNetDataset(BaseImageDataset):
         return classification_training_transforms(self.opts, first, size)
 
     def validation_transforms(self, size: Tuple[int, int]) -> Compose:
-        return classification_eval_transform(self.opts, min(size))
+        return classification_eval_transform(self.opts, min(size), uint8=True)
+
+    def transforms(self, size: Tuple[int, int]) -> Compose:
+        """The chain of this split at ``size`` (built once per process)."""
+        build = self.training_transforms if self.is_training else self.validation_transforms
+        return self.cached(size, lambda: build(size))
+
+    def sample_draws(self, size: Tuple[int, int]) -> Collection[str]:
+        return self.transforms(size).draws
 
     def get_sample(self, index: int, size: Tuple[int, int]) -> Dict[str, Any]:
         path, target = self.samples[index]
-        transform = self.training_transforms(size) if self.is_training else self.validation_transforms(size)
-        data = transform({"image": read_image(path)})
-        return {"image": data["image"], "label": torch.tensor(target, dtype=torch.long), "sample_id": index}
+        data = self.transforms(size)({"image": read_image(path)})
+        sample = {"image": data["image"], "label": torch.tensor(target, dtype=torch.long), "sample_id": index}
+        if "erase" in data:
+            sample["erase"] = data["erase"]
+        return sample

@@ -12,7 +12,7 @@ import torch
 from data.datasets.base import BaseImageDataset, evaluation_transform
 from data.datasets.image_io import read_image, read_mask, shown
 from data.datasets.registry import DATASET_REGISTRY
-from data.transforms import Compose, Resize, ToTensor, augmentation_transforms, build_transform
+from data.transforms import Compose, Resize, ToUint8Tensor, augmentation_transforms, build_transform
 from utils.errors import DataError
 from utils.opts import add_options
 
@@ -95,7 +95,7 @@ class PascalVOCDataset(BaseImageDataset):
         else:
             chain.append(Resize(self.opts, size))
         chain += augmentation_transforms(self.opts, exclude=("random_resize",))
-        return Compose(chain + [ToTensor(self.opts)])
+        return Compose(chain + [ToUint8Tensor(self.opts)])
 
     def check_labels(self, mask: np.ndarray, mask_path: Path) -> None:
         """A label outside ``[0, model.segmentation.n_classes)`` other than ``loss.ignore_idx`` would
@@ -118,12 +118,13 @@ class PascalVOCDataset(BaseImageDataset):
                             f"{image_path} ({image.shape[1]}x{image.shape[0]})")
         self.check_labels(mask, mask_path)
         if self.is_evaluation:
-            data = evaluation_transform(self.opts, "segmentation", size)({"image": image})
+            chain = self.cached(("evaluation", size), lambda: evaluation_transform(self.opts, "segmentation", size))
+            data = chain({"image": image})
             return {"image": data["image"], "label": torch.from_numpy(mask.astype(np.int64)),
                     "file_name": image_path.name, "image_path": str(image_path), "im_height": image.shape[0],
                     "im_width": image.shape[1]}
-        transform = (self.training_transforms(size) if self.is_training
-                     else Compose([Resize(self.opts, size), ToTensor(self.opts)]))
+        transform = self.cached(size, lambda: self.training_transforms(size) if self.is_training
+                                else Compose([Resize(self.opts, size), ToUint8Tensor(self.opts)]))
         data = transform({"image": image, "mask": mask})
         return {"image": data["image"], "label": data["mask"], "sample_id": index}
 

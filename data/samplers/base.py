@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from utils.errors import ConfigError
-from utils.random_state import sample_seed
+from utils.random_state import sample_seeds
 from utils.registry import Registry
 
 SAMPLER_REGISTRY = Registry("sampler", option="sampler.name")
@@ -70,7 +70,7 @@ class BaseBatchSampler(Sampler):
         ids = indices[start:start + size]
         if self.is_training and len(ids) < size:
             ids = ids + indices[:size - len(ids)]
-        return [(h, w, i, sample_seed(self.seed, self.epoch, i)) for i in ids]
+        return [(h, w, i, seed) for i, seed in zip(ids, sample_seeds(self.seed, self.epoch, ids))]
 
     def plan(self) -> List[Batch]:
         """This epoch's batches (computed once per epoch)."""

@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Callable, List, Sequence
 
 from data.transforms.base import TRANSFORM_REGISTRY, Compose, RandomOrder, Sample
-from data.transforms.erasing import RandomErase
+from data.transforms.erasing import RandomErase, erase_batch
 from data.transforms.geometric import (BoxPercentCoords, CenterCrop, RandomCrop, RandomFlip, RandomHorizontalFlip,
                                        RandomResize, RandomResizedCrop, RandomRotate, RandomScale, RandomTranslate,
                                        RandomVerticalFlip, RandomZoomOut, Resize, SSDCropping)
@@ -14,7 +14,7 @@ from data.transforms.photometric import (PhotometricDistort, RandomBlur, RandomG
                                          RandomJPEGCompress)
 from data.transforms.mixing import BatchMixing, arguments_mixing, build_batch_mixing
 from data.transforms.rand_augment import RandAugment
-from data.transforms.tensor import InputConvention, ToTensor, image_to_tensor
+from data.transforms.tensor import DeviceNormaliser, InputConvention, ToTensor, ToUint8Tensor, image_to_tensor
 from utils.errors import ConfigError
 from utils.opts import add_options
 
@@ -67,12 +67,13 @@ def check_classification_only(opts: Any) -> None:
 
 def classification_training_transforms(opts: Any, first: Callable[[Sample], Sample],
                                        size: Sequence[int]) -> Compose:
-    """``first`` (the crop), the enabled augmentations, RandAugment, the tensor, random erasing:
-    the order of timm's training pipeline."""
+    """``first`` (the crop), the enabled augmentations, RandAugment, the (uint8) tensor, random
+    erasing: the order of timm's training pipeline (erasing is completed on the device, see
+    :mod:`data.transforms.erasing`)."""
     chain = [first, *augmentation_transforms(opts)]
     if _enabled(opts, "rand_augment"):
         chain.append(build_transform("rand_augment", opts, size))
-    chain.append(ToTensor(opts))
+    chain.append(ToUint8Tensor(opts))
     if _enabled(opts, "random_erase"):
         chain.append(build_transform("random_erase", opts))
     return Compose(chain)
@@ -90,11 +91,11 @@ def arguments_transforms(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 
 __all__ = [
-    "TRANSFORM_REGISTRY", "Compose", "RandomOrder", "ToTensor", "Resize", "CenterCrop", "RandomResizedCrop",
-    "RandomCrop", "RandomResize", "RandomScale", "RandomFlip", "RandomHorizontalFlip", "RandomVerticalFlip",
-    "RandomRotate", "RandomTranslate", "RandomZoomOut", "SSDCropping", "BoxPercentCoords", "PhotometricDistort",
-    "RandomBlur", "RandomGammaCorrection", "RandomGaussianNoise", "RandomJPEGCompress", "RandAugment", "RandomErase",
-    "BatchMixing", "InputConvention", "image_to_tensor", "build_batch_mixing", "augmentation_transforms",
-    "check_classification_only", "classification_training_transforms", "arguments_transforms", "build_transform",
-    "OPTIONAL_AUGMENTATIONS",
+    "TRANSFORM_REGISTRY", "Compose", "RandomOrder", "ToTensor", "ToUint8Tensor", "DeviceNormaliser", "Resize",
+    "CenterCrop", "RandomResizedCrop", "RandomCrop", "RandomResize", "RandomScale", "RandomFlip",
+    "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotate", "RandomTranslate", "RandomZoomOut", "SSDCropping",
+    "BoxPercentCoords", "PhotometricDistort", "RandomBlur", "RandomGammaCorrection", "RandomGaussianNoise",
+    "RandomJPEGCompress", "RandAugment", "RandomErase", "erase_batch", "BatchMixing", "InputConvention",
+    "image_to_tensor", "build_batch_mixing", "augmentation_transforms", "check_classification_only",
+    "classification_training_transforms", "arguments_transforms", "build_transform", "OPTIONAL_AUGMENTATIONS",
 ]

@@ -1,9 +1,12 @@
 """Transform registry and the helpers shared by the OpenCV-based transforms.
 
-A transform is called on a sample dict: ``image`` (H x W x 3 uint8 array in OpenCV's BGR order)
-and, for dense or box tasks, ``mask`` (H x W), ``box_coordinates`` (N x 4, x1 y1 x2 y2) and
+A transform is called on a sample dict: ``image`` (H x W x 3 uint8 array in OpenCV's BGR order;
+an RGB PIL image after RandAugment) and, for dense or box tasks, ``mask`` (H x W), ``box_coordinates`` (N x 4, x1 y1 x2 y2) and
 ``box_labels`` (N,). Transforms keep these aligned; the flips also keep ``instance_masks``
 (N x H x W) aligned.
+
+A transform names the random generators it draws from in ``draws`` (see
+:mod:`utils.random_state`): only those are seeded for each sample.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import cv2
 import numpy as np
 
 from utils.errors import ConfigError
+from utils.random_state import draws_of
 from utils.registry import Registry
 
 TRANSFORM_REGISTRY = Registry("image transform")
@@ -103,6 +107,11 @@ class Compose:
     def __init__(self, transforms: List[Callable[[Sample], Sample]]) -> None:
         self.transforms = list(transforms)
 
+    @property
+    def draws(self) -> frozenset:
+        """The random generators the chain draws from."""
+        return draws_of(self.transforms)
+
     def __call__(self, data: Sample) -> Sample:
         for transform in self.transforms:
             data = transform(data)
@@ -122,6 +131,10 @@ class RandomOrder:
             raise ConfigError(f"image_augmentation.random_order.apply_k must be in (0, 1], got {apply_k}")
         self.transforms = list(transforms)
         self.keep = int(np.ceil(len(self.transforms) * apply_k))
+
+    @property
+    def draws(self) -> frozenset:
+        return draws_of(self.transforms) | {"python"}
 
     def __call__(self, data: Sample) -> Sample:
         for transform in random.sample(self.transforms, len(self.transforms))[:self.keep]:

@@ -19,6 +19,8 @@ from utils.opts import add_options
 class Resize:
     """Resize to ``size``: an ``(h, w)`` pair, or an int for the shorter side (aspect ratio kept)."""
 
+    draws = ()
+
     def __init__(self, opts: Any, size: Size) -> None:
         self.size = size if isinstance(size, int) else pair(size)
         name = getattr(opts, "image_augmentation.resize.interpolation")
@@ -42,8 +44,19 @@ class Resize:
 
 @TRANSFORM_REGISTRY.register("center_crop")
 class CenterCrop:
+    draws = ()
+
     def __init__(self, opts: Any, size: Size) -> None:
         self.height, self.width = pair(size)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = parser.add_argument_group("Centre crop (classification evaluation)")
+        add_options(group, "--image-augmentation.center-crop", [
+            ("margin", 32, "evaluation resizes the shorter side to the crop size plus this many pixels, then keeps "
+             "the central crop (32: the reference's rule, 224 of 256 pixels at ImageNet sizes; 0: the whole image)"),
+        ])
+        return parser
 
     def __call__(self, data: Sample) -> Sample:
         h, w = data["image"].shape[:2]
@@ -56,6 +69,8 @@ class CenterCrop:
 @TRANSFORM_REGISTRY.register("random_resized_crop")
 class RandomResizedCrop:
     """Crop a random area (``scale``) and aspect ratio, then resize to ``size``."""
+
+    draws = ("python",)
 
     def __init__(self, opts: Any, size: Size) -> None:
         self.size = pair(size)
@@ -115,6 +130,8 @@ class RandomCrop:
     """Crop ``size`` at a random place; smaller inputs are first padded (mask with ``mask_fill``) or,
     with ``resize_if_needed``, resized up keeping their aspect ratio."""
 
+    draws = ("python",)
+
     def __init__(self, opts: Any, size: Size) -> None:
         self.height, self.width = pair(size)
         self.mask_fill = int(getattr(opts, "image_augmentation.random_crop.mask_fill"))
@@ -160,6 +177,8 @@ class RandomCrop:
 class RandomResize:
     """Resize the shorter side to a random size in ``[min_size, max_size]``."""
 
+    draws = ("python",)
+
     def __init__(self, opts: Any) -> None:
         self.min_size = int(getattr(opts, "image_augmentation.random_resize.min_size"))
         self.max_size = int(getattr(opts, "image_augmentation.random_resize.max_size"))
@@ -190,6 +209,8 @@ class RandomResize:
 @TRANSFORM_REGISTRY.register("random_scale")
 class RandomScale:
     """Scale both sides by a random factor in ``[min_scale, max_scale]``."""
+
+    draws = ("python",)
 
     def __init__(self, opts: Any) -> None:
         self.min_scale = float(getattr(opts, "image_augmentation.random_scale.min_scale"))
@@ -242,6 +263,7 @@ class _RandomAxisFlip:
 
     name = ""
     horizontal = True
+    draws = ("python",)
 
     def __init__(self, opts: Any) -> None:
         self.p = float(getattr(opts, f"image_augmentation.{self.name}.p"))
@@ -275,6 +297,8 @@ class RandomVerticalFlip(_RandomAxisFlip):
 class RandomFlip:
     """With equal chances: a vertical flip, a horizontal flip, or none."""
 
+    draws = ("python",)
+
     def __init__(self, opts: Any) -> None:
         pass
 
@@ -297,6 +321,8 @@ class RandomFlip:
 @TRANSFORM_REGISTRY.register("random_rotate")
 class RandomRotate:
     """Rotate by an angle drawn from ``(-angle, angle)`` with probability ``p``."""
+
+    draws = ("python",)
 
     def __init__(self, opts: Any) -> None:
         self.angle = float(getattr(opts, "image_augmentation.random_rotate.angle"))
@@ -337,6 +363,8 @@ class RandomRotate:
 class RandomTranslate:
     """Shift the content by up to ``factor`` of each side, towards the bottom-right or the top-left."""
 
+    draws = ("python",)
+
     def __init__(self, opts: Any) -> None:
         self.factor = float(getattr(opts, "image_augmentation.random_translate.factor"))
         if not 0.0 < self.factor < 0.5:
@@ -376,6 +404,8 @@ class RandomTranslate:
 class RandomZoomOut:
     """Place the image at a random spot of a mid-grey canvas ``ratio`` times larger (``ratio`` drawn
     from ``side_range``), moving the boxes with it; applied with probability ``p``."""
+
+    draws = ("python",)
 
     def __init__(self, opts: Any) -> None:
         self.side_range = tuple(getattr(opts, "image_augmentation.random_zoom_out.side_range"))
@@ -433,6 +463,7 @@ class SSDCropping:
     aspect 0.5-2 until one overlaps a box by that IoU and contains some box centres; keep those
     boxes, clipped to the crop."""
 
+    draws = ("python",)
     min_ious = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 
     def __init__(self, opts: Any, trials: int = 40, max_rounds: int = 50) -> None:
@@ -483,6 +514,8 @@ class SSDCropping:
 @TRANSFORM_REGISTRY.register("box_percent_coords")
 class BoxPercentCoords:
     """Express box coordinates as fractions of the image width and height."""
+
+    draws = ()
 
     def __init__(self, opts: Any) -> None:
         pass

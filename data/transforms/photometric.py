@@ -19,6 +19,8 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 @TRANSFORM_REGISTRY.register("random_gamma_correction")
 class RandomGammaCorrection:
+    draws = ("python",)
+
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_gamma_correction"
         self.gamma = check_range(getattr(opts, f"{key}.gamma"), f"{key}.gamma", 0.0)
@@ -51,6 +53,8 @@ BLUR_TYPES = ("gauss", "median", "average", "any", "none")
 @TRANSFORM_REGISTRY.register("random_blur")
 class RandomBlur:
     """Gaussian, median or box blur with odd kernels drawn from ``kernel_size``."""
+
+    draws = ("python",)
 
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_blur"
@@ -94,6 +98,8 @@ class RandomBlur:
 
 @TRANSFORM_REGISTRY.register("random_jpeg_compress")
 class RandomJPEGCompress:
+    draws = ("python",)
+
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_jpeg_compress"
         self.quality = check_range(getattr(opts, f"{key}.q_factor"), f"{key}.q_factor", 0, 100)
@@ -123,6 +129,8 @@ class RandomJPEGCompress:
 
 @TRANSFORM_REGISTRY.register("random_gauss_noise")
 class RandomGaussianNoise:
+    draws = ("python", "numpy")
+
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.random_gauss_noise"
         self.sigma = check_range(getattr(opts, f"{key}.sigma"), f"{key}.sigma", 0.0)
@@ -154,6 +162,8 @@ class PhotometricDistort:
     """SSD's photometric distortion: random contrast and brightness, saturation and hue (in HSV),
     contrast again if it was not applied first, and a random channel permutation; each with
     probability ``p``."""
+
+    draws = ("python", "numpy")
 
     def __init__(self, opts: Any) -> None:
         key = "image_augmentation.photo_metric_distort"

@@ -7,15 +7,17 @@ instead of two), it has no magnitude noise (``mstd``), its magnitude lives on a 
 (timm: 0-10, so ``m9`` is 90 % of each op's range; torchvision's magnitude 9 is 30 %), and its op
 set has Identity where timm's has Invert and SolarizeAdd (with posterize keeping 4 bits at 90 %
 where timm keeps 1). timm's ops work on PIL images in RGB order: the BGR image of this pipeline is
-handed over in RGB, and turned back, so that Color and Contrast (whose grey level weighs R, G and B
-differently) and the fill of the geometric ops (the normalisation mean, in RGB) meet the channels
-they expect.
+handed over in RGB, so that Color and Contrast (whose grey level weighs R, G and B differently) and
+the fill of the geometric ops (the normalisation mean, in RGB) meet the channels they expect, and
+the result stays an RGB PIL image: the tensor conversion that follows takes it as it is (one
+conversion each way, none back to BGR).
 """
 from __future__ import annotations
 
 import argparse
 from typing import Any, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from data.transforms.base import TRANSFORM_REGISTRY, Sample, Size, pair
@@ -61,16 +63,18 @@ def _posterize(image: Any, bits_to_keep: int, **_: Any) -> Any:
 
 @TRANSFORM_REGISTRY.register("rand_augment")
 class RandAugment:
-    """timm's RandAugment on a BGR uint8 image: ``num_ops`` ops drawn (with replacement) from the
-    policy's 15, each applied with probability ``p`` at a magnitude drawn from
-    ``N(magnitude, magnitude_std)`` clipped to [0, 10]. Classification only (boxes and masks are
-    not transformed).
+    """timm's RandAugment on a BGR uint8 image (or an RGB PIL image), giving an RGB PIL image:
+    ``num_ops`` ops drawn (with replacement) from the policy's 15, each applied with probability
+    ``p`` at a magnitude drawn from ``N(magnitude, magnitude_std)`` clipped to [0, 10].
+    Classification only (boxes and masks are not transformed).
 
     Args:
         opts: the options (``image_augmentation.rand_augment.*`` and the input convention, whose
             mean gives the fill colour).
         size: the crop size, ``(h, w)`` or one side (sets timm's absolute translation constant).
     """
+
+    draws = ("python", "numpy")  # timm draws the ops with NumPy, their application and magnitude with random
 
     def __init__(self, opts: Any, size: Size) -> None:
         from timm.data.auto_augment import rand_augment_transform
@@ -123,8 +127,10 @@ class RandAugment:
     def __call__(self, data: Sample) -> Sample:
         from PIL import Image
 
-        rgb = Image.fromarray(np.ascontiguousarray(data["image"][..., ::-1]))
-        data["image"] = np.ascontiguousarray(np.asarray(self.transform(rgb))[..., ::-1])
+        image = data["image"]
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        data["image"] = self.transform(image)
         return data
 
     def __repr__(self) -> str:

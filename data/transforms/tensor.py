@@ -3,15 +3,21 @@
 A model family fixes how its released weights expect their inputs: ParC-Net and MobileViT take
 OpenCV's BGR order in [0, 1], unnormalised (the defaults); the ParC ConvNets take RGB normalised
 with the ImageNet mean and std, as timm's ConvNeXt recipe trained them. The
-``image_augmentation.to_tensor.*`` options say which. :func:`image_to_tensor` is the one place
-where a decoded image becomes a model input: training, validation, the evaluation scripts, the
-benchmark and exporters all go through it (or through :class:`ToTensor`, which calls it).
+``image_augmentation.to_tensor.*`` options say which, and :class:`InputConvention` is the one place
+that applies them, in two halves: :meth:`InputConvention.to_uint8` (the channel order and layout,
+where the data loading processes end: batches travel as bytes) and
+:meth:`InputConvention.normalise` (scaling and normalisation, on the training device, as timm's
+prefetcher does). :func:`image_to_tensor` and :class:`ToTensor` do both, for single images
+(evaluation scripts, the benchmark, exporters); the datasets end with :class:`ToUint8Tensor`.
+
+A sample's image is an H x W x 3 uint8 array in OpenCV's BGR order, or a PIL image in RGB (what
+:class:`~data.transforms.rand_augment.RandAugment` hands on): each layout is converted once.
 """
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -71,15 +77,75 @@ class InputConvention:
             return None
         return self.std if self.channel_order == "rgb" else tuple(reversed(self.std))
 
-    def __call__(self, image: np.ndarray) -> torch.Tensor:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
-        if self.channel_order == "rgb":
+    def to_uint8(self, image: Any) -> torch.Tensor:
+        """A 3 x H x W uint8 tensor with the channels in :attr:`channel_order`, from an H x W x 3 uint8
+        BGR array or an RGB PIL image."""
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+            swap = self.channel_order == "rgb"
+        else:
+            if image.mode != "RGB":
+                raise ValueError(f"expected an RGB PIL image, got mode {image.mode}")
+            image, swap = np.asarray(image), self.channel_order == "bgr"
+        if swap:
             image = image[..., ::-1]
-        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+    def normalise(self, images: torch.Tensor, constants: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+                  ) -> torch.Tensor:
+        """Float inputs from uint8 ones of :meth:`to_uint8` (``... x 3 x H x W``, on any device):
+        scaled to [0, 1] and, with a mean and std, normalised.
+
+        Args:
+            images: uint8 tensor, one image or a batch.
+            constants: the mean and std as ``3 x 1 x 1`` float tensors on ``images``' device
+                (made here when not given).
+        """
+        tensor = images.float().div_(255.0)
         if self.mean is not None:
-            tensor.sub_(torch.tensor(self.mean).view(3, 1, 1)).div_(torch.tensor(self.std).view(3, 1, 1))
+            mean, std = constants if constants is not None else self.constants(images.device)
+            tensor.sub_(mean).div_(std)
         return tensor
+
+    def constants(self, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The mean and std as ``3 x 1 x 1`` float tensors on ``device`` (requires normalisation)."""
+        return (torch.tensor(self.mean).view(3, 1, 1).to(device), torch.tensor(self.std).view(3, 1, 1).to(device))
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        """The float model input of one image (see :meth:`to_uint8` and :meth:`normalise`)."""
+        return self.normalise(self.to_uint8(image))
+
+
+class DeviceNormaliser:
+    """:meth:`InputConvention.normalise` for batches on the training device, the mean and std kept
+    there. Float inputs pass unchanged (they are model inputs already); lists (images of their own
+    sizes) are normalised one by one.
+
+    Args:
+        convention: the model's input convention (that of the loader's :class:`ToUint8Tensor`).
+    """
+
+    def __init__(self, convention: InputConvention) -> None:
+        self.convention = convention
+        self._constants: Dict[torch.device, Tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, images: Any) -> Any:
+        if isinstance(images, (list, tuple)):
+            return type(images)(self(image) for image in images)
+        if not isinstance(images, torch.Tensor) or images.is_floating_point():
+            return images
+        if images.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 or float images, got {images.dtype}")
+        constants = None
+        if self.convention.mean is not None:
+            if images.device not in self._constants:
+                self._constants[images.device] = self.convention.constants(images.device)
+            constants = self._constants[images.device]
+        return self.convention.normalise(images, constants)
+
+    def __repr__(self) -> str:
+        return f"DeviceNormaliser({self.convention})"
 
 
 def image_to_tensor(image: np.ndarray, opts: Any) -> torch.Tensor:
@@ -99,8 +165,10 @@ def image_to_tensor(image: np.ndarray, opts: Any) -> torch.Tensor:
 
 @TRANSFORM_REGISTRY.register("to_tensor")
 class ToTensor:
-    """Image: H x W x 3 uint8 BGR -> 3 x H x W float, by :func:`image_to_tensor`.
-    Mask: int64 tensor."""
+    """Image: H x W x 3 uint8 BGR (or an RGB PIL image) -> 3 x H x W float, by
+    :func:`image_to_tensor`. Mask: int64 tensor."""
+
+    draws = ()
 
     def __init__(self, opts: Any) -> None:
         self.convention = InputConvention.from_opts(opts)
@@ -120,11 +188,24 @@ class ToTensor:
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        data["image"] = self.convention(data["image"])
+        data["image"] = self.convert(data["image"])
         if data.get("mask") is not None:
             data["mask"] = torch.from_numpy(np.ascontiguousarray(data["mask"])).long()
         return data
 
+    def convert(self, image: Any) -> torch.Tensor:
+        return self.convention(image)
+
     def __repr__(self) -> str:
         c = self.convention
-        return f"ToTensor(channel_order={c.channel_order}, mean={c.mean}, std={c.std})"
+        return f"{type(self).__name__}(channel_order={c.channel_order}, mean={c.mean}, std={c.std})"
+
+
+class ToUint8Tensor(ToTensor):
+    """Image: H x W x 3 uint8 BGR (or an RGB PIL image) -> 3 x H x W uint8 in the convention's
+    channel order, by :meth:`InputConvention.to_uint8`; the training step and the evaluation loop
+    scale and normalise it on their device (:class:`DeviceNormaliser`). Mask: int64 tensor. The
+    last transform of every dataset: batches travel from the loading processes as bytes."""
+
+    def convert(self, image: Any) -> torch.Tensor:
+        return self.convention.to_uint8(image)

@@ -1,15 +1,18 @@
 """The named models of the project: each name stands for one YAML config under ``config/``.
 
-This table is what :func:`parcnet.list_models`, :func:`parcnet.create_model` and ``hubconf.py`` offer;
-the model itself is always built from its config by the registries (``cvnets.get_model``).
+This table is what :func:`parcnet.list_models`, :func:`parcnet.create_model` and ``hubconf.py`` offer,
+and a name is accepted wherever a config path is (``--common.config-file parcnet_s``); the model
+itself is always built from its config by the registries (``cvnets.get_model``). The table needs
+nothing but the standard library, so the command-line parser reads it before anything heavy is imported.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from utils.config_file import CONFIG_DIR
+from utils.config_file import CONFIG_DIR, resolve_config_path
 from utils.errors import ConfigError
 
 
@@ -88,12 +91,40 @@ def list_models(task: Optional[str] = None) -> List[str]:
     return [name for name, entry in MODEL_ZOO.items() if task is None or entry.task == task]
 
 
+def _closest(name: str) -> List[str]:
+    return difflib.get_close_matches(name, MODEL_ZOO, n=3, cutoff=0.5)
+
+
 def zoo_entry(name: str) -> ZooEntry:
     """The table entry of ``name``; a :class:`ConfigError` with the closest names otherwise."""
-    import difflib
-
     if name not in MODEL_ZOO:
-        close = difflib.get_close_matches(name, MODEL_ZOO, n=3, cutoff=0.5)
+        close = _closest(name)
         hint = f" (did you mean {', '.join(close)}?)" if close else f"; choose one of: {', '.join(MODEL_ZOO)}"
         raise ConfigError(f"unknown model {name!r}{hint}")
     return MODEL_ZOO[name]
+
+
+def config_for(name: str) -> Path:
+    """The YAML config that ``name`` stands for: a config path (as given, else under ``config/``)
+    or a model name of :func:`list_models`.
+
+    Args:
+        name: ``config/classification/edgeformer/edgeformer_s.yaml``,
+            ``classification/edgeformer/edgeformer_s.yaml`` or ``parcnet_s``.
+
+    Returns:
+        The path of the config file.
+
+    Raises:
+        ConfigError: neither a config file nor a model name, with the closest model names.
+    """
+    if name in MODEL_ZOO and not Path(name).expanduser().is_file():
+        return MODEL_ZOO[name].config_path
+    try:
+        return resolve_config_path(name)
+    except ConfigError as exc:
+        if Path(name).suffix in (".yaml", ".yml") or len(Path(name).parts) > 1 or "not found" not in str(exc):
+            raise
+        close = _closest(name)
+        hint = f"did you mean {', '.join(close)}?" if close else "parcnet.list_models() lists them"
+        raise ConfigError(f"{exc}; nor is {name!r} a model name ({hint})") from None

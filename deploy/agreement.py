@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor
 
 Run = Callable[[np.ndarray], List[np.ndarray]]

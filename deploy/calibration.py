@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from data.datasets import build_dataset
+from data.transforms import DeviceNormaliser, InputConvention
 from utils.errors import ConfigError, DataError
 
 
@@ -32,11 +33,12 @@ def calibration_images(opts: Any, count: int, size: Sequence[int]) -> Tensor:
     if len(dataset) == 0:
         raise DataError(f"dataset.root_train {getattr(opts, 'dataset.root_train')}: no image to calibrate on")
     indices = np.unique(np.linspace(0, len(dataset) - 1, num=min(count, len(dataset))).round().astype(int))
+    normalise = DeviceNormaliser(InputConvention.from_opts(opts))  # the datasets give uint8 images
     images = []
     for index in indices:
         sample = dataset[(int(size[0]), int(size[1]), int(index))]
         if sample is not None:
-            images.append(sample["image"].float())
+            images.append(normalise(sample["image"]).float())
     if not images:
         raise DataError(f"dataset.root_train {getattr(opts, 'dataset.root_train')}: none of the "
                         f"{len(indices)} calibration images could be read")

@@ -11,6 +11,11 @@ Modes (``--evaluation.classification.mode``):
 The image modes name the classes (the dataset's class folders, ImageNet's names for a 1000-class
 model, else the indices) and also save them in ``<results>/<run>/predictions.json``. Every file
 written is listed at the end.
+
+``--inference.model FILE --inference.backend onnxruntime|mnn|executorch|pytorch`` evaluates an export
+of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
+PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
+size are resized to the export's.
 """
 from __future__ import annotations
 
@@ -24,9 +29,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from options import get_eval_arguments
 
     opts = get_eval_arguments(args, task="classification")  # --help and bad options answer before the engine is imported
+    from deploy.deployed import load_deployed
     from engine.eval_tasks import run_evaluation
 
-    run_evaluation(opts, "classification").report()
+    run_evaluation(opts, "classification", load_deployed(opts, "classification")).report()
 
 
 def cli() -> int:

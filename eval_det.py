@@ -16,6 +16,11 @@ Boxes are mapped back to each image's own size. For an instance segmentation mod
 the mask AP (``mask_AP``, ``mask_AP50``, ...) joins the box AP, the masks go to segmentations.json
 and are drawn with the boxes; such a model resizes its inputs itself, so the images reach it at
 their own size. Every file written is listed at the end.
+
+``--inference.model FILE --inference.backend onnxruntime|mnn|executorch|pytorch`` evaluates an export
+of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
+PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
+size are resized to the export's.
 """
 from __future__ import annotations
 
@@ -29,9 +34,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from options import get_eval_arguments
 
     opts = get_eval_arguments(args, task="detection")  # --help and bad options answer before the engine is imported
+    from deploy.deployed import load_deployed
     from engine.eval_tasks import run_evaluation
 
-    run_evaluation(opts, "detection").report()
+    run_evaluation(opts, "detection", load_deployed(opts, "detection")).report()
 
 
 def cli() -> int:

@@ -13,6 +13,11 @@ Predictions are resized (nearest) to each image's own size. ``--evaluation.segme
 writes label PNGs (predictions_no_cmap/), ``apply-color-map`` colour PNGs (predictions_cmap/) and
 ``save-overlay-rgb-pred`` the colours blended over the image (predictions_overlay/); the image
 modes write the colour PNGs when none is asked for. Every file written is listed at the end.
+
+``--inference.model FILE --inference.backend onnxruntime|mnn|executorch|pytorch`` evaluates an export
+of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
+PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
+size are resized to the export's.
 """
 from __future__ import annotations
 
@@ -26,9 +31,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     from options import get_eval_arguments
 
     opts = get_eval_arguments(args, task="segmentation")  # --help and bad options answer before the engine is imported
+    from deploy.deployed import load_deployed
     from engine.eval_tasks import run_evaluation
 
-    run_evaluation(opts, "segmentation").report()
+    run_evaluation(opts, "segmentation", load_deployed(opts, "segmentation")).report()
 
 
 def cli() -> int:

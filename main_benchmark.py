@@ -11,8 +11,8 @@ printed is a JSON object: model, params, macs, input_size [h, w] (and latency_ms
 threads, backend, rounds, compare with the ratio's median, ``*_ratio_iqr`` and ``*_ratio_range``).
 
 Timing (deploy/; every measurement goes through one routine, deploy/timing.py): ``--benchmark.latency``
-times inference on ``--benchmark.backend`` (a registered backend: eager, compile, onnxruntime, mnn;
-the model folded for inference unless ``--inference.fuse false``); ``--benchmark.compare
+times inference on ``--benchmark.backend`` (a registered backend: eager, compile, onnxruntime, mnn,
+executorch; the model folded for inference unless ``--inference.fuse false``); ``--benchmark.compare
 OTHER_CONFIG`` times another model alongside, paired and interleaved, and prints the ratio of
 their times round by round: its median, interquartile range and extremes
 (``--benchmark.compare-fuse``: the model folded against itself unfolded); ``--benchmark.train``
@@ -22,6 +22,10 @@ times forward and backward passes instead (images per second at ``--benchmark.ba
 maps. ``--benchmark.plot DIR`` measures every named model that has a published result, draws the
 result charts (accuracy against parameters, MACs and latency per task) into DIR and lists the
 files written.
+Exported files (deploy/file_benchmark.py, batch 1): ``--inference.model FILE`` times an export of
+main_export.py on ``--benchmark.backend`` (onnxruntime, executorch) alongside the other models;
+``--export.quantize int8`` times each model's float32 and INT8 exports side by side and prints the
+INT8 speed-ups.
 """
 from __future__ import annotations
 
@@ -33,10 +37,10 @@ from utils.entry import run_entry
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
-    from deploy.options import arguments_benchmark
+    from deploy.options import arguments_benchmark, arguments_quantize
     from options import build_parser, parse_options
 
-    opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]), args)
+    opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark, arguments_quantize]), args)
     from deploy.benchmark_command import run_benchmark  # torch and the models, once the options are parsed
     from parcnet import create_model
     from utils.io import print_written

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 from torch import nn
 
+from deploy.backends import BACKEND_REGISTRY
 from deploy.prepared import PreparedModel, training_step
 from deploy.timing import Run, median_ms, paired_times, ratio_spread
 
@@ -44,7 +45,7 @@ def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, bool]], size: Sequ
             runs[name] = training_step(model, x, backend)
         else:
             prepared = PreparedModel(model, backend, x, fuse=fuse, channels_last=channels_last)
-            folded = " (folded)" if fuse else ""
+            folded = " (folded)" if fuse and prepared.backend.folds else ""
             print(f"{name}: {backend}{folded} outputs within {prepared.error:.1e} of eager PyTorch")
             runs[name] = prepared.run
     summary = summarise(paired_times(runs, warmup, repeats), batch_size, train)
@@ -55,8 +56,9 @@ def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, bool]], size: Sequ
     for name in names:
         value = summary[name]
         print(f"  {name}: " + (f"{value['images_per_s']:.2f} images/s" if train else f"{value['latency_ms']:.2f} ms"))
+    folds = not train and BACKEND_REGISTRY.get(backend).folds
     result: Dict[str, Any] = {"backend": backend, "batch_size": batch_size, "threads": torch.get_num_threads(),
-                              "fused": models[names[0]][1] and not train, "train": train, "rounds": repeats,
+                              "fused": models[names[0]][1] and folds, "train": train, "rounds": repeats,
                               **summary[names[0]]}
     if len(names) == 2:
         kind, spread = "throughput" if train else "latency", summary["ratio_spread"]

@@ -13,8 +13,9 @@ from cvnets.misc.profiler import format_profile, profile_model
 from data.transforms import image_to_tensor
 from deploy.benchmark import time_models
 from deploy.charts import benchmark_charts
+from deploy.file_benchmark import time_files
 from deploy.input_size import input_size
-from deploy.options import arguments_benchmark
+from deploy.options import arguments_benchmark, arguments_quantize
 from deploy.parc_timing import compare_parc, crossover_result, format_crossover, parc_crossover
 from options import build_parser, parse_options
 from utils.errors import ConfigError
@@ -43,7 +44,7 @@ def models_to_time(opts: Any, model: nn.Module, name: str) -> Dict[str, Tuple[nn
         models = {f"{name} folded": (model, True), f"{name} unfolded": (model, False)}
     other = getattr(opts, "benchmark.compare")
     if other:
-        other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark]),
+        other_opts = parse_options(build_parser("Profile a model.", extra=[arguments_benchmark, arguments_quantize]),
                                    ["--common.config-file", other])
         other_name = Path(getattr(other_opts, "common.config_file")).stem
         models[other_name if other_name != name else f"{other_name} ({other})"] = (get_model(other_opts).eval(), fuse)
@@ -79,9 +80,12 @@ def run_benchmark(opts: Any, build: Callable[[str], nn.Module]) -> Tuple[Dict[st
         where += " resized by the model to {}x{}".format(*result["resized_input_size"])
     print(format_profile(profile, f"{name} at {where} (MACs counted as {convention} does)"))
     warmup, repeats = check_benchmark_options(opts)
-    if any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
-            getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
-            getattr(opts, "benchmark.backend") != "eager")):
+    files = getattr(opts, "inference.model") or getattr(opts, "export.quantize") == "int8"
+    if files:  # exported files, or float32 and INT8 exports side by side
+        result.update(time_files(opts, models_to_time(opts, model, name), (h, w)))
+    elif any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
+              getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
+              getattr(opts, "benchmark.backend") != "eager")):
         result.update(time_models(opts, models_to_time(opts, model, name), (h, w)))
     if getattr(opts, "benchmark.parc_crossover"):
         table, ratios = parc_crossover(CROSSOVER_LENGTHS, repeats=max(5, repeats // 2))

@@ -1,5 +1,6 @@
 """``main_export.py``: export the configured model, check the export in its own runtime against the
-unfolded PyTorch model, and record what it takes and gives."""
+unfolded PyTorch model (or, for INT8, its agreement with the float32 model; see
+:mod:`deploy.device_export` for the edge-device formats), and record what it takes and gives."""
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -12,8 +13,10 @@ from cvnets import get_model
 from cvnets.misc.fuse import fuse_for_inference
 from data.transforms.tensor import InputConvention
 from deploy import export
+from deploy.device_export import check_device_options, export_device, write_sidecar
 from deploy.input_size import input_size
-from deploy.parity import PARITY_TOLERANCE, check_parity
+from deploy.options import DEVICE_FORMATS, FORMATS
+from deploy.parity import PARITY_TOLERANCE, check_export
 from utils.errors import ConfigError
 
 RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported_program": "torch.export.load"}
@@ -28,7 +31,8 @@ def input_convention(opts: Any) -> Dict[str, Any]:
 
 def export_model(opts: Any) -> List[Path]:
     """Export the model of ``opts`` as the ``export.*`` options say, folded for inference unless
-    ``inference.fuse`` is false, and check it on random images (batch 1, and 3 with a dynamic batch).
+    ``inference.fuse`` is false, and check it on random images (batch 1, and 3 with a dynamic batch);
+    the edge-device formats and INT8 are exported by :func:`deploy.device_export.export_device`.
 
     Args:
         opts: the parsed options of ``main_export.py``.
@@ -45,21 +49,18 @@ def export_model(opts: Any) -> List[Path]:
     fuse, dynamic = bool(getattr(opts, "inference.fuse")), bool(getattr(opts, "export.dynamic_batch"))
     exporter = getattr(opts, "export.onnx_exporter")
 
+    quantize = getattr(opts, "export.quantize")
+    device = fmt in DEVICE_FORMATS or quantize == "int8"
+    if device:
+        check_device_options(fmt, quantize, exporter, dynamic)
+
     model = get_model(opts).eval()
-    reference = export.deployed(model, (h, w))
     example = torch.rand(2 if dynamic else 1, 3, h, w, generator=torch.Generator().manual_seed(0))
     path = Path(output)
-    with export.onnx_implementation() if fmt == "onnx" else nullcontext():
-        module = export.deployed(fuse_for_inference(model, (h, w)), (h, w)) if fuse else reference
-        export.export_module(module, example, fmt, path, model.output_names, exporter, dynamic)
-    runner = export.load_runner(path, fmt)
-    error = parity(runner, reference, example)
-    print(f"parity ({RUNTIMES[fmt]} vs PyTorch, batch {example.shape[0]}): max relative error {error:.2e} "
-          f"(limit {PARITY_TOLERANCE:g})")
-    if dynamic:
-        other = torch.rand(3, 3, h, w, generator=torch.Generator().manual_seed(1))
-        error = max(error, parity(runner, reference, other))
-        print(f"parity at batch 3: max relative error {error:.2e}")
+    if device:
+        checked = export_device(opts, model, example, path, fuse)
+    else:
+        checked = {"parity_max_relative_error": float32_export(model, example, path, fmt, fuse, exporter, dynamic)}
     metadata: Dict[str, Any] = {
         "config_file": getattr(opts, "common.config_file"),
         "pretrained": getattr(opts, f"model.{task}.pretrained"),
@@ -71,18 +72,32 @@ def export_model(opts: Any) -> List[Path]:
         "outputs": list(model.output_names),
         "format": fmt,
         "onnx_exporter": exporter if fmt == "onnx" else None,
-        "fused": fuse,
-        "parity_max_relative_error": error,
+        "fused": fuse and fmt != "executorch",
+        **checked,
         "torch_version": torch.__version__,
     }
-    sidecar = export.write_metadata(path, fmt, metadata)
+    sidecar = export.write_metadata(path, fmt, metadata) if fmt in FORMATS else write_sidecar(path, metadata)
     print(f"exported {task} model to {path} ({fmt}{', ' + exporter + ' exporter' if fmt == 'onnx' else ''}, "
           f"input {'N' if dynamic else 1} x 3 x {h} x {w})")
     return [path, sidecar]
 
 
-def parity(runner: export.Runner, reference: torch.nn.Module, example: torch.Tensor) -> float:
-    """:func:`deploy.parity.check_parity` of the export (run by ``runner``) on ``example``."""
-    with torch.no_grad():
-        expected = reference(example)
-    return check_parity("the exported model", runner(example.cpu().numpy()), expected)
+def float32_export(model: torch.nn.Module, example: torch.Tensor, path: Path, fmt: str, fuse: bool, exporter: str,
+                   dynamic: bool) -> float:
+    """Write the float32 ``fmt`` export of ``model`` (folded when ``fuse``) and check it against the
+    unfolded model on ``example`` (and, with a dynamic batch, on a batch of 3): the largest max
+    relative error."""
+    h, w = example.shape[-2:]
+    reference = export.deployed(model, (h, w))
+    with export.onnx_implementation() if fmt == "onnx" else nullcontext():
+        module = export.deployed(fuse_for_inference(model, (h, w)), (h, w)) if fuse else reference
+        export.export_module(module, example, fmt, path, model.output_names, exporter, dynamic)
+    runner = export.load_runner(path, fmt)
+    error = check_export(runner, reference, example)
+    print(f"parity ({RUNTIMES[fmt]} vs PyTorch, batch {example.shape[0]}): max relative error {error:.2e} "
+          f"(limit {PARITY_TOLERANCE:g})")
+    if dynamic:
+        other = torch.rand(3, 3, h, w, generator=torch.Generator().manual_seed(1))
+        error = max(error, check_export(runner, reference, other))
+        print(f"parity at batch 3: max relative error {error:.2e}")
+    return error

@@ -9,6 +9,9 @@ import argparse
 from utils.opts import add_options
 
 FORMATS = ("onnx", "torchscript", "exported_program")
+DEVICE_FORMATS = ("executorch", "coreml")  # for edge devices (deploy/device_export.py; optional packages)
+QUANTIZABLE_FORMATS = ("onnx", "executorch")
+QUANTIZE_CHOICES = ("none", "int8")
 ONNX_EXPORTERS = ("dynamo", "legacy")
 
 
@@ -22,7 +25,7 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         ("latency", False, "also time the forward pass"),
         ("compare-parc", False, "time the ParC convolutions' implementations side by side"),
         ("backend", "eager", "how timed inference runs: a registered inference backend (deploy/backends/: eager, "
-         "compile, onnxruntime, mnn (optional package), ...)"),
+         "compile, onnxruntime, mnn, executorch (optional packages), ...)"),
         ("compare", None, "another config to time alongside this one, paired and interleaved (prints the ratio)",
          dict(type=str)),
         ("compare-fuse", False, "time the model folded for inference and unfolded, paired and interleaved"),
@@ -43,12 +46,26 @@ def arguments_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     """``export.*``: what ``main_export.py`` writes."""
     group = parser.add_argument_group("Export")
     add_options(group, "--export", [
-        ("format", "onnx", "what to write", dict(choices=FORMATS)),
+        ("format", "onnx", "what to write (executorch, coreml: optional packages)",
+         dict(choices=FORMATS + DEVICE_FORMATS)),
         ("output", None, "file to write (its metadata goes to <output>.json)", dict(type=str)),
         ("input-size", None, "input height and width, or one side (default: the config's evaluation crop size)",
          dict(type=int, nargs="+", metavar="SIDE")),
         ("dynamic-batch", False, "let the batch size vary (a fixed batch of 1 otherwise)"),
         ("onnx-exporter", "dynamo", "dynamo: torch.onnx.export(dynamo=True); legacy: the TorchScript based exporter",
          dict(choices=ONNX_EXPORTERS)),
+    ])
+    return parser
+
+
+def arguments_quantize(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``export.quantize`` and ``export.calibration_images``: INT8 quantization, shared by
+    ``main_export.py`` (the export) and ``main_benchmark.py`` (float32 and INT8 exports timed side by side)."""
+    group = parser.add_argument_group("INT8 quantization", "Post-training INT8 quantization of an export (onnx: "
+                                      "onnxruntime static QDQ; executorch: PT2E with the XNNPACK quantizer).")
+    add_options(group, "--export", [
+        ("quantize", "none", "int8: quantize the export after training", dict(choices=QUANTIZE_CHOICES)),
+        ("calibration-images", 100, "images of the training set (validation transform) that INT8 quantization is "
+                                    "calibrated and checked on"),
     ])
     return parser

@@ -1,7 +1,7 @@
 """The one parity routine: an export or an inference backend against the PyTorch model."""
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, Callable, List, Sequence
 
 import numpy as np
 import torch
@@ -49,3 +49,11 @@ def check_parity(what: str, outputs: Any, expected: Any, tolerance: float = PARI
         raise ExportError(f"parity check failed: {what} differs from the PyTorch model by {error:.3g} "
                           f"(max relative error), more than {tolerance:g}")
     return error
+
+
+def check_export(runner: Callable[[np.ndarray], Any], reference: Callable[[Tensor], Any], example: Tensor) -> float:
+    """:func:`check_parity` of an export, run by ``runner`` (a float32 NCHW array in, its outputs
+    out), against ``reference`` (the PyTorch module it was exported from) on ``example``."""
+    with torch.no_grad():
+        expected = reference(example)
+    return check_parity("the exported model", runner(example.cpu().numpy()), expected)

@@ -13,7 +13,8 @@ from utils.errors import ConfigError
 
 class PreparedModel:
     """``model`` made ready to run ``x`` on the backend registered as ``backend``: what it deploys
-    (``model.deployable``), folded for inference when ``fuse``, prepared by the backend.
+    (``model.deployable``), folded for inference when ``fuse`` (and the backend takes folded
+    modules), prepared by the backend.
     :attr:`run` runs it once; :attr:`error` is its max relative error against the eager, unfolded
     model (checked by :func:`deploy.parity.check_parity` within the backend's tolerance)."""
 
@@ -25,7 +26,8 @@ class PreparedModel:
             expected = [out.detach() for out in as_outputs(model.eval().deployable(size).eval()(x))]
         channels_last = channels_last and self.backend.channels_last
         with self.backend.implementation():
-            folded = fuse_for_inference(model, size, channels_last=channels_last) if fuse else model.eval()
+            folded = (fuse_for_inference(model, size, channels_last=channels_last) if fuse and self.backend.folds
+                      else model.eval())
             inputs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
             self.run: Run = self.backend.prepare(folded.deployable(size).eval(), inputs, model.output_names)
         self.error = check_parity(f"the {backend} backend", self.run(), expected, self.backend.tolerance)

@@ -36,13 +36,17 @@ class Evaluation:
         print_written(self.files)
 
 
-def prepare_evaluation(opts: Any, task: str) -> Tuple[Runtime, nn.Module, str, RunFolder]:
+def prepare_evaluation(opts: Any, task: str,
+                       model: Optional[nn.Module] = None) -> Tuple[Runtime, nn.Module, str, RunFolder]:
     """For an evaluation script: a single-process runtime, the model in eval mode with its
     ``model.<task>.pretrained`` weights (folded for inference unless ``inference.fuse`` is false),
-    the ``evaluation.<task>.mode`` and the run folder whose files name the outputs."""
+    the ``evaluation.<task>.mode`` and the run folder whose files name the outputs. A given
+    ``model`` (an exported file run by an inference backend) is evaluated instead of the config's."""
     run = RunFolder.from_options(opts)
     setattr(opts, "ddp.enable", False)
     runtime = setup_runtime(opts)
+    if model is not None:
+        return runtime, model, getattr(opts, f"evaluation.{task}.mode"), run
     if not getattr(opts, f"model.{task}.pretrained"):
         logger.warning(f"no --model.{task}.pretrained given: evaluating randomly initialised weights")
     model = revert_sync_batchnorm(get_model(opts)).to(runtime.device).eval()

@@ -126,31 +126,33 @@ class Trainer:
                                                                    self.iterations))
         batches = iter(self.train_loader)
         timer.start_loop()
-        for step in range(start_step, progress.total):
-            if self._done():
-                break
-            with timer.section("data"):
-                batch = next(batches, StopIteration)
-            if batch is StopIteration:
-                break
-            self.position = f"epoch {epoch}, step {step + 1} of {progress.total}"
-            sync_now = (step + 1) % accum == 0
-            if batch is not None:
-                lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
-                prediction, target, loss, n = self.step(batch, sync_now)
-                with timer.section("metrics"):
-                    stats.update(detach_float(prediction), target, loss, n)
-                self.iterations += 1
-                with timer.section("logging"):
-                    progress.update(step, stats, loss, lr, n)
-            if sync_now:
-                signum = self.stop.requested(self.runtime)
-                if signum and step + 1 < progress.total:
-                    with timer.section("checkpoint"):
-                        self._save_interrupted(epoch, step + 1, stats)
-                    raise self._stopped_by(signum, f"epoch {epoch}, step {step + 1} of {progress.total}")
+        try:
+            for step in range(start_step, progress.total):
+                if self._done():
+                    break
+                with timer.section("data"):
+                    batch = next(batches, StopIteration)
+                if batch is StopIteration:
+                    break
+                self.position = f"epoch {epoch}, step {step + 1} of {progress.total}"
+                sync_now = (step + 1) % accum == 0
+                if batch is not None:
+                    lr = self.scheduler.update_lr(self.optimizer, epoch, self.iterations)
+                    prediction, target, loss, n = self.step(batch, sync_now)
+                    with timer.section("metrics"):
+                        stats.update(detach_float(prediction), target, loss, n)
+                    self.iterations += 1
+                    with timer.section("logging"):
+                        progress.update(step, stats, loss, lr, n)
+                if sync_now:
+                    signum = self.stop.requested(self.runtime)
+                    if signum and step + 1 < progress.total:
+                        with timer.section("checkpoint"):
+                            self._save_interrupted(epoch, step + 1, stats)
+                        raise self._stopped_by(signum, f"epoch {epoch}, step {step + 1} of {progress.total}")
+        finally:
+            progress.close()  # clears its line, before any message of a stop
         timer.end_loop()
-        progress.close()
         return stats.sync().values()
 
     def validate(self, model: nn.Module, epoch: int, tag: str) -> Dict[str, float]:

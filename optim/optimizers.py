@@ -4,7 +4,10 @@ Each runs torch's fused implementation (one kernel for all parameters) where tor
 parameters' device, else its multi-tensor (``foreach``) one where it has that, else the loop over the
 parameters; all compute the same update (up to float rounding). The choice stays out of the saved
 state: ``state_dict`` records the defaults (``fused`` and ``foreach`` ``None``), as the loop does, and
-a loaded state keeps the implementation of the optimizer it is loaded into.
+a loaded state keeps the implementation of the optimizer it is loaded into. A fused step does not
+tell autograd that it changed the parameters: their version counters are bumped after it, as every
+other in-place change bumps them (what caches of values derived from parameters rely on, e.g.
+ParC's instance kernels in eager inference).
 """
 from __future__ import annotations
 
@@ -76,7 +79,7 @@ def build_optimizer(model: nn.Module, opts: Any) -> torch.optim.Optimizer:
     groups = model_parameter_groups(model, opts)
     implementation = fast_implementation(p for group in groups for p in group["params"])
     optimizer = OPTIM_REGISTRY.get(getattr(opts, "optim.name"))(opts, groups, implementation)
-    return saved_as_the_loop(optimizer) if implementation else optimizer
+    return as_the_loop(optimizer) if implementation else optimizer
 
 
 IMPLEMENTATION_KEYS = ("fused", "foreach")
@@ -99,10 +102,14 @@ def fast_implementation(params: Iterable[torch.Tensor]) -> Dict[str, bool]:
     return {}
 
 
-def saved_as_the_loop(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+def as_the_loop(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
     """``optimizer`` (a fused or foreach one) with the ``state_dict`` of the loop over the parameters,
-    and keeping its own implementation when a state is loaded into it; returns ``optimizer``."""
+    keeping its own implementation when a state is loaded into it, and with the parameters' version
+    counters bumped by each step (see the module's docstring); returns ``optimizer``."""
+    from torch.autograd.graph import increment_version
+
     own = [{key: group[key] for key in IMPLEMENTATION_KEYS} for group in optimizer.param_groups]
+    params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def saved_as_defaults(_: torch.optim.Optimizer, state: Dict[str, Any]) -> Dict[str, Any]:
         for group in state["param_groups"]:  # copies of the optimizer's groups
@@ -115,6 +122,8 @@ def saved_as_the_loop(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer
 
     optimizer.register_state_dict_post_hook(saved_as_defaults)
     optimizer.register_load_state_dict_pre_hook(loaded_with_own)
+    if any(implementation.get("fused") for implementation in own):
+        optimizer.register_step_post_hook(lambda *_: increment_version(params))
     return optimizer
 
 

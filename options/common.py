@@ -46,6 +46,11 @@ def arguments_inference(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     add_options(group, "--inference", [
         ("fuse", True, "fold batch norms, position embeddings and no-op layers into the convolutions first "
                        "(cvnets.misc.fuse; outputs within 1e-4 of the unfolded model)"),
+        ("backend", "pytorch", "what runs the network in the evaluation scripts: pytorch (the config's model, or a "
+                               "torchscript / exported_program file), or a backend of deploy/backends/ that runs the "
+                               "export of inference.model: onnxruntime, mnn, executorch (optional packages)"),
+        ("model", None, "an exported file (main_export.py) to evaluate instead of the config's PyTorch model; its "
+                        "<file>.json sidecar gives its task, input size and outputs", dict(type=str)),
     ])
     return parser
 

@@ -110,8 +110,8 @@ def test_training_and_validation_batches_are_the_float_pipelines(config, photo_f
     for row, (index, seed) in enumerate(seeds):
         expected = float_sample(opts, reference, training.samples[index][0], seed)
         assert float((inputs[row] - expected).abs().max()) <= 1e-6, (index, seed)
-    if getattr(opts, "image_augmentation.random_erase.enable"):
-        assert "erase" in batch and int((batch["erase"]["box"][:, 2] > 0).sum()) > 0
+    if getattr(opts, "image_augmentation.random_erase.enable"):  # the recipe's pixel mode: a state per erased image
+        assert int(batch["erase"]["rng"].any(dim=1).sum()) > 0
     validation = ImageNetDataset(opts, is_training=False)
     inputs = BatchInputs(opts)(collate_samples([validation[(64, 64, i)] for i in range(len(validation))]), CPU)
     evaluation = classification_eval_transform(opts, 64)

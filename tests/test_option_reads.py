@@ -22,10 +22,11 @@ def project_sources() -> Iterator[Path]:
 
 
 def declared_keys() -> Set[str]:
-    from deploy.options import arguments_benchmark, arguments_export
+    from deploy.options import arguments_benchmark, arguments_export, arguments_quantize
     from options import arguments_evaluation, build_parser
 
-    parser = build_parser("all options", extra=[arguments_evaluation, arguments_benchmark, arguments_export])
+    parser = build_parser("all options", extra=[arguments_evaluation, arguments_benchmark, arguments_export,
+                                                          arguments_quantize])
     return {a.dest for a in parser._actions if a.option_strings}
 
 

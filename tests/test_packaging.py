@@ -13,16 +13,18 @@ from conftest import ROOT
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def requirement_lines():
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
+def requirement_lines(name="requirements.txt"):
+    lines = (ROOT / name).read_text().splitlines()
     return sorted(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def test_pyproject_pins_the_requirements():
     project = PYPROJECT["project"]
-    pinned = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    extras = project["optional-dependencies"]
+    pinned = project["dependencies"] + [d for name, extra in extras.items() if name != "deploy" for d in extra]
     assert sorted(pinned) == requirement_lines()
-    assert all("==" in d for d in pinned)
+    assert sorted(extras["deploy"]) == requirement_lines("requirements-deploy.txt")  # the optional packages
+    assert all("==" in d for d in pinned + extras["deploy"])
 
 
 def test_every_entry_point_script_has_a_console_command():

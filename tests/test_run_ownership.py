@@ -236,12 +236,13 @@ def test_a_killed_data_loading_process_ends_the_run_in_seconds_with_one_line(tin
     assert took < 60 and process.returncode == 2 and "Traceback" not in stderr
     folder = tmp_path / "run"
     line = last_line(stderr)
-    assert line.startswith(f"error: training stopped because the data loading process (pid {loader}) was killed by "
-                           f"SIGKILL at ")
+    # torch names the signal when its SIGCHLD check sees the death first, else says the process exited
+    died = f"data loading process (pid {loader}) " + ("was killed by SIGKILL" if "killed by" in line else
+                                                        "exited unexpectedly")
+    assert line.startswith(f"error: training stopped because the {died} at ")
     assert line.endswith(f"; {folder / 'checkpoint.pt'} holds the last saved state; continue with: {PYTHON} "
                          f"main_train.py {' '.join(args)} --common.auto-resume")
-    assert f"Training stopped because the data loading process (pid {loader}) was killed by SIGKILL" in \
-        (folder / "train.log").read_text()
+    assert f"Training stopped because the {died}" in (folder / "train.log").read_text()
     after = snapshot(folder)
     assert all(after.get(name) == data for name, data in saved.items() if name.endswith(".pt"))
     assert set(saved) - {".run.lock"} <= set(after)  # the lock was released, nothing else went

@@ -118,3 +118,14 @@ def test_optimizers_are_fused_with_the_loops_numbers_and_state_dict(name, extra)
     fused.load_state_dict(expected)  # a state saved by the loop keeps the fused implementation
     assert [group["fused"] for group in fused.param_groups] == [True, True]
     fused.step()
+
+
+def test_a_fused_step_tells_autograd_that_the_parameters_changed():
+    """Caches of values derived from parameters (ParC's instance kernels) key on their versions."""
+    model = Layers(torch.nn.Linear(3, 2))
+    optimizer = build_optimizer(model, training_opts(["--optim.name", "adamw"]))
+    assert optimizer.param_groups[0]["fused"]
+    model.layers(torch.randn(4, 3)).sum().backward()
+    versions = [p._version for p in model.parameters()]
+    optimizer.step()
+    assert all(p._version > v for p, v in zip(model.parameters(), versions))

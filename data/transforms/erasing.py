@@ -2,15 +2,15 @@
 
 Erasing acts on the normalised input, as in timm's pipeline, and the normalised input only exists
 on the training device (the loading processes ship bytes). :class:`RandomErase`, the last transform
-of a sample, makes torchvision's draws from the sample's seeded torch generator (the erasing
-probability, then an area a uniform fraction of the image, a log-uniform aspect ratio, up to 10
-tries, the ``pixel`` noise, the position) and keeps the rectangle; for ``mode: pixel`` it also keeps
-the generator's state before those draws (5056 bytes). :func:`erase_batch` fills the rectangles in
-the normalised batch on the device, before MixUp and CutMix see it, as timm's prefetcher does: with
-zeros (``const``, torchvision's and ml-cvnets' default) or with the noise that torchvision draws from
-the kept state (``pixel``, timm's ``remode pixel``). Either way the input equals torchvision's
-transform of the normalised tensor for the same seed. The area and ratio ranges are timm's
-(0.02-1/3 and 0.3-1/0.3).
+of a sample, draws from the sample's seeded torch generator as torchvision does: the erasing
+probability, then an area a uniform fraction of the image, a log-uniform aspect ratio (up to 10
+tries), the ``pixel`` noise, the position. With ``mode: const`` (zeros, torchvision's and ml-cvnets'
+default) it makes those draws and keeps the rectangle; with ``mode: pixel`` (timm's ``remode
+pixel``) it keeps the generator's state after the first draw instead (5056 bytes), and the device
+makes the rest, noise included. :func:`erase_batch` erases in the normalised batch on the device,
+before MixUp and CutMix see it, as timm's prefetcher does. Either way the input equals
+torchvision's transform of the normalised tensor for the same seed. The area and ratio ranges are
+timm's (0.02-1/3 and 0.3-1/0.3).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ _KEY = "image_augmentation.random_erase"
 MODES = ("const", "pixel")
 AREA = (0.02, 1 / 3)
 ASPECT_RATIO = (0.3, 1 / 0.3)
+_NO_STATE = torch.zeros_like(torch.get_rng_state())  # no erasing, in pixel mode (no generator has this state)
 
 
 def _eraser(pixel: bool) -> Any:
@@ -41,7 +42,7 @@ def _eraser(pixel: bool) -> Any:
 class RandomErase:
     """With probability ``p``, choose one rectangle of the sample's 3 x H x W image tensor to erase.
     ``data["erase"]`` gets ``{"box": (top, left, height, width)}`` as an int64 tensor (a height of 0:
-    none) and, for ``mode: pixel``, ``"rng"``: the torch generator's state the noise is drawn from;
+    none) or, for ``mode: pixel``, ``{"rng": the torch generator's state}`` (all zeros: none);
     :func:`erase_batch` erases. Classification only."""
 
     draws = ("torch",)
@@ -67,16 +68,16 @@ class RandomErase:
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        channels, height, width = data["image"].shape[-3:]
-        box, state = (0, 0, 0, 0), None
-        if torch.rand(1) < self.p:  # torchvision's random application
-            state = torch.get_rng_state() if self.mode == "pixel" else None
-            params = self.eraser.make_params([torch.empty(channels, height, width, dtype=torch.uint8)])
+        erasing = bool(torch.rand(1) < self.p)  # torchvision's random application
+        if self.mode == "pixel":
+            data["erase"] = {"rng": torch.get_rng_state() if erasing else _NO_STATE}
+            return data
+        box = (0, 0, 0, 0)
+        if erasing:
+            params = self.eraser.make_params([torch.empty(data["image"].shape[-3:], dtype=torch.uint8)])
             if params["v"] is not None:  # else no rectangle fitted in 10 tries: torchvision leaves the image
                 box = (params["i"], params["j"], params["h"], params["w"])
         data["erase"] = {"box": torch.tensor(box, dtype=torch.int64)}
-        if self.mode == "pixel":
-            data["erase"]["rng"] = state if box[2] else torch.zeros_like(torch.default_generator.get_state())
         return data
 
     def __repr__(self) -> str:
@@ -85,21 +86,19 @@ class RandomErase:
 
 def erase_batch(images: Tensor, erase: Dict[str, Tensor]) -> Tensor:
     """Erase, in place, the rectangle of each normalised image of ``images`` (N x C x H x W float, on
-    any device) that ``erase`` (the batch's ``erase`` entry: ``box`` N x 4 and, in pixel mode,
-    ``rng`` N x 5056) gives: with zeros, or with the noise drawn from each image's ``rng`` state.
-    Returns ``images``."""
-    pixel = "rng" in erase
-    eraser = _eraser(pixel) if pixel else None
-    channels, height, width = images.shape[-3:]
-    for n, (top, left, box_h, box_w) in enumerate(erase["box"].tolist()):
-        if box_h == 0:
-            continue
-        region = images[n, :, top:top + box_h, left:left + box_w]
-        if eraser is None:
-            region.zero_()
-            continue
-        with torch.random.fork_rng(devices=[]):  # torchvision's draws again, from the sample's state
-            torch.set_rng_state(erase["rng"][n].cpu().clone())  # a row of its own: torch reads a state from its storage
-            params = eraser.make_params([torch.empty(channels, height, width)])
-        region.copy_(params["v"])
+    any device) that ``erase`` (the batch's ``erase`` entry) gives: with zeros where it holds each
+    image's ``box`` (N x 4), else (pixel mode, ``rng``: N x 5056) where torchvision's draws from each
+    image's generator state put it, with their noise. Returns ``images``."""
+    if "box" in erase:
+        for n, (top, left, height, width) in enumerate(erase["box"].tolist()):
+            images[n, :, top:top + height, left:left + width] = 0
+        return images
+    eraser = _eraser(pixel=True)
+    for n in erase["rng"].any(dim=1).nonzero().flatten().tolist():
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(erase["rng"][n].cpu().clone())  # a row of its own: torch reads a state's storage
+            params = eraser.make_params([images[n]])
+        if params["v"] is not None:  # else no rectangle fitted in 10 tries
+            top, left, height, width = params["i"], params["j"], params["h"], params["w"]
+            images[n, :, top:top + height, left:left + width] = params["v"].to(images.device, images.dtype)
     return images

@@ -1,10 +1,13 @@
-"""What an inference backend is (``benchmark.backend``): a registered class that makes a model
-ready to run one input, and the registry that names them."""
+"""What an inference backend is (``benchmark.backend``, ``inference.backend``): a registered class that
+makes a model ready to run one input, or runs an exported file, and the registry that names them."""
 from __future__ import annotations
 
 import abc
 from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, ContextManager, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from torch import Tensor, nn
 
@@ -15,6 +18,7 @@ from utils.registry import Registry
 BACKEND_REGISTRY = Registry("inference backend", option="benchmark.backend")
 
 Run = Callable[[], Any]
+FileRun = Callable[[np.ndarray], List[np.ndarray]]
 
 
 class InferenceBackend(abc.ABC):
@@ -24,6 +28,8 @@ class InferenceBackend(abc.ABC):
 
     tolerance: float = PARITY_TOLERANCE  # largest max relative error against eager PyTorch
     channels_last: bool = True  # runs the PyTorch module itself, so common.channels_last applies
+    folds: bool = True  # takes the module folded for inference (unless inference.fuse is false)
+    formats: Tuple[str, ...] = ()  # the export formats (main_export.py) of the files it runs (:meth:`load_file`)
 
     def missing(self) -> Optional[str]:
         """What must be installed before the backend can run (``None`` when nothing is missing)."""
@@ -48,6 +54,19 @@ class InferenceBackend(abc.ABC):
             A function that runs the module on ``x`` once and returns its outputs (tensors or
             arrays, one per output name).
         """
+
+    def load_file(self, path: Path, fmt: str, output_names: Sequence[str]) -> FileRun:
+        """Run an exported file (``inference.model``) of one of :attr:`formats`.
+
+        Args:
+            path: the export written by ``main_export.py``.
+            fmt: its format (``export.format``).
+            output_names: the names of its outputs.
+
+        Returns:
+            A function running the file on a float32 NCHW array and returning its outputs as arrays.
+        """
+        raise ConfigError(f"the {type(self).__name__} backend runs no exported file")
 
 
 def require_backend(name: str) -> InferenceBackend:

@@ -1,5 +1,6 @@
-"""Backends that run an ONNX export of the model: ``onnxruntime`` and, when its optional package is
-installed, ``mnn`` (the export converted by MNN's converter)."""
+"""Backends that run an ONNX export of the model (made on the spot, or a file of ``main_export.py``):
+``onnxruntime`` and, when its optional package is installed, ``mnn`` (the export converted by MNN's
+converter)."""
 from __future__ import annotations
 
 import subprocess
@@ -13,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from deploy import export
-from deploy.backends.base import BACKEND_REGISTRY, InferenceBackend, Run
+from deploy.backends.base import BACKEND_REGISTRY, FileRun, InferenceBackend, Run
 from utils.errors import ExportError
 
 
@@ -21,6 +22,7 @@ class ExportedBackend(InferenceBackend):
     """Exports the module to ONNX in a temporary folder (kept while the backend is) and runs the file."""
 
     channels_last = False
+    formats = ("onnx",)
 
     def implementation(self) -> ContextManager:
         return export.onnx_implementation()
@@ -41,6 +43,9 @@ class OnnxRuntimeBackend(ExportedBackend):
         array = x.numpy()
         return lambda: session(array)
 
+    def load_file(self, path: Path, fmt: str, output_names: Sequence[str]) -> FileRun:
+        return export.load_runner(path, "onnx", torch.get_num_threads())
+
 
 @BACKEND_REGISTRY.register("mnn")
 class MNNBackend(ExportedBackend):
@@ -56,19 +61,24 @@ class MNNBackend(ExportedBackend):
         return None
 
     def prepare(self, module: nn.Module, x: Tensor, output_names: Sequence[str]) -> Run:
+        run, array = self.load_file(self.export_onnx(module, x, output_names), "onnx", output_names), x.numpy()
+        return lambda: run(array)
+
+    def load_file(self, path: Path, fmt: str, output_names: Sequence[str]) -> FileRun:
+        """The ONNX file at ``path`` converted to MNN (in a temporary folder kept while the backend
+        is) and run by MNN's CPU runtime."""
         import MNN.expr as expr
         import MNN.nn as mnn_nn
 
-        onnx_path = self.export_onnx(module, x, output_names)
-        mnn_path = onnx_path.with_suffix(".mnn")
-        convert_to_mnn(onnx_path, mnn_path)
+        self._converted = tempfile.TemporaryDirectory(prefix="parc_mnn_")
+        mnn_path = Path(self._converted.name) / "model.mnn"
+        convert_to_mnn(path, mnn_path)
         config = {"backend": "CPU", "numThread": max(1, torch.get_num_threads()), "precision": "high"}
         runtime = mnn_nn.create_runtime_manager((config,))
         loaded = mnn_nn.load_module_from_file(str(mnn_path), [export.INPUT_NAME], list(output_names),
                                               runtime_manager=runtime)
-        array = x.numpy()
 
-        def run() -> List[Any]:
+        def run(array: np.ndarray, converted: Any = self._converted) -> List[Any]:  # keeps the converted file
             image = expr.const(array, list(array.shape), expr.NCHW)
             return [np.array(out.read()) for out in loaded.forward([image])]
 

@@ -29,6 +29,31 @@ from utils.opts import add_options, parse_structured
 ENCODER_STAGES = {8: -3, 16: -2, 32: -1}
 
 
+def select_detections(boxes: Tensor, scores: Tensor, conf_threshold: float, nms_threshold: float,
+                      top_k: int) -> Detections:
+    """One image's detections from the class probabilities (``anchors x classes``, background first)
+    and corner boxes (``anchors x 4``) of every anchor: the boxes whose probability for a class
+    passes ``conf_threshold``, after per-class NMS at IoU ``nms_threshold``, at most ``top_k`` per
+    class (all when ``top_k`` is 0), grouped by class and best first within a class."""
+    foreground = scores[:, 1:]
+    anchor_idx, class_idx = torch.nonzero(foreground > conf_threshold, as_tuple=True)
+    if anchor_idx.numel() == 0:
+        empty = torch.empty(0, device=boxes.device)
+        return Detections(empty.long(), empty, torch.empty(0, 4, device=boxes.device))
+    kept_scores = foreground[anchor_idx, class_idx]
+    labels = class_idx + 1
+    candidate_boxes = boxes[anchor_idx]
+    keep = batched_nms(candidate_boxes, kept_scores, labels, nms_threshold)  # by decreasing score
+    keep = keep[torch.sort(labels[keep], stable=True).indices]  # grouped by class, best first within a class
+    if top_k > 0:
+        grouped = labels[keep]
+        counts = torch.bincount(grouped)
+        first = torch.cumsum(counts, 0) - counts  # where each class starts
+        rank = torch.arange(keep.numel(), device=keep.device) - first[grouped]
+        keep = keep[rank < top_k]
+    return Detections(labels[keep], kept_scores[keep], candidate_boxes[keep])
+
+
 class DecodedDetector(nn.Module):
     """An SSD detector whose outputs are class probabilities (``N x anchors x classes``) and
     corner-form boxes (``N x anchors x 4``, fractions of the image; NMS is left to the caller) for
@@ -156,26 +181,8 @@ class SingleShotDetector(Detector):
         anchors = self.anchors(sizes).to(locations.device)
         boxes = center_to_corner(decode(locations.float(), anchors, self.center_variance, self.size_variance))
         scores = confidences.float().softmax(dim=-1)
-        return [self._select(boxes[i], scores[i]) for i in range(x.shape[0])]
-
-    def _select(self, boxes: Tensor, scores: Tensor) -> Detections:
-        foreground = scores[:, 1:]
-        anchor_idx, class_idx = torch.nonzero(foreground > self.conf_threshold, as_tuple=True)
-        if anchor_idx.numel() == 0:
-            empty = torch.empty(0, device=boxes.device)
-            return Detections(empty.long(), empty, torch.empty(0, 4, device=boxes.device))
-        kept_scores = foreground[anchor_idx, class_idx]
-        labels = class_idx + 1
-        candidate_boxes = boxes[anchor_idx]
-        keep = batched_nms(candidate_boxes, kept_scores, labels, self.nms_threshold)  # by decreasing score
-        keep = keep[torch.sort(labels[keep], stable=True).indices]  # grouped by class, best first within a class
-        if self.top_k > 0:
-            grouped = labels[keep]
-            counts = torch.bincount(grouped)
-            first = torch.cumsum(counts, 0) - counts  # where each class starts
-            rank = torch.arange(keep.numel(), device=keep.device) - first[grouped]
-            keep = keep[rank < self.top_k]
-        return Detections(labels[keep], kept_scores[keep], candidate_boxes[keep])
+        return [select_detections(boxes[i], scores[i], self.conf_threshold, self.nms_threshold, self.top_k)
+                for i in range(x.shape[0])]
 
     def profile_stages(self) -> List[Tuple[str, nn.Module]]:
         rows = [(f"encoder.{name}", module) for name, module in self.encoder.profile_stages()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 Run = Callable[[], Any]
 
@@ -41,6 +41,32 @@ def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, L
     return times
 
 
+def paired_clocks(runs: Dict[str, Run], warmup: int, repeats: int,
+                  clock: Callable[[], Any]) -> Tuple[Dict[str, List[float]], Dict[str, List[Any]]]:
+    """:func:`paired_times`, also reading a second clock around each run (CPU seconds, say).
+
+    Args:
+        runs, warmup, repeats: as for :func:`paired_times`.
+        clock: seconds of what to read (``time.thread_time``; or several readings at once, a numpy
+            array such as the CPU seconds of this process and of its children).
+
+    Returns:
+        ``(wall, clocked)``: name -> the seconds of its run in each timed round, by the wall clock
+        and by ``clock``.
+    """
+    clocked: Dict[str, List[float]] = {name: [] for name in runs}
+
+    def reading(name: str) -> Run:
+        def run() -> None:
+            start = clock()
+            runs[name]()
+            clocked[name].append(clock() - start)
+        return run
+
+    wall = paired_times({name: reading(name) for name in runs}, warmup, repeats)
+    return wall, {name: seconds[warmup:] for name, seconds in clocked.items()}
+
+
 @dataclass(frozen=True)
 class Spread:
     """The median of a sample with its quartiles (``q1``, ``q3``) and extremes (``low``, ``high``)."""
@@ -64,6 +90,12 @@ class Spread:
     def __str__(self) -> str:
         return (f"{self.median:.3f} (interquartile range {self.q1:.3f} to {self.q3:.3f}, "
                 f"min {self.low:.3f}, max {self.high:.3f})")
+
+
+def spread_text(rounded: Dict[str, Any]) -> str:
+    """A :meth:`Spread.rounded` dict in short: ``median 1.02, IQR 0.98-1.05, range 0.91-1.10``."""
+    return (f"median {rounded['median']:.2f}, IQR {rounded['iqr'][0]:.2f}-{rounded['iqr'][1]:.2f}, "
+            f"range {rounded['range'][0]:.2f}-{rounded['range'][1]:.2f}")
 
 
 def ratio_spread(numerator: Sequence[float], denominator: Sequence[float]) -> Spread:

@@ -10,7 +10,7 @@ MACs follow the reference profiler's conventions (see cvnets/misc/profiler.py). 
 printed is a JSON object: model, params, macs, input_size [h, w] (and latency_ms or images_per_s,
 threads, backend, rounds, compare with the ratio's median, ``*_ratio_iqr`` and ``*_ratio_range``).
 
-Timing (deploy/; every measurement goes through one routine, deploy/timing.py): ``--benchmark.latency``
+Timing (deploy/; every measurement goes through one routine, utils/timing.py): ``--benchmark.latency``
 times inference on ``--benchmark.backend`` (a registered backend: eager, compile, onnxruntime, mnn,
 executorch; the model folded for inference unless ``--inference.fuse false``); ``--benchmark.compare
 OTHER_CONFIG`` times another model alongside, paired and interleaved, and prints the ratio of

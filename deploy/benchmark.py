@@ -42,7 +42,7 @@ def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, bool]], size: Sequ
     runs: Dict[str, Run] = {}
     for name, (model, fuse) in models.items():
         if train:
-            runs[name] = training_step(model, x, backend)
+            runs[name] = training_step(model, x)
         else:
             prepared = PreparedModel(model, backend, x, fuse=fuse, channels_last=channels_last)
             folded = " (folded)" if fuse and prepared.backend.folds else ""

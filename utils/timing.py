@@ -1,8 +1,9 @@
 """The one timing routine of the project, and the spread of paired ratios.
 
 Every measurement (``--benchmark.latency``, the comparisons, the ParC implementations, the charts,
-the training data loading and training step benchmarks of ``engine``) goes through :func:`paired_times`: rounds that run each candidate once, in alternating order, so
-that all of them see the same state of a shared machine. A comparison is the median over rounds
+the training data loading and training step benchmarks of ``engine``) goes through
+:func:`paired_times`: rounds that run each candidate once, in alternating order, so that all of
+them see the same state of a shared machine. A comparison is the median over rounds
 of the per-round ratios; :class:`Spread` gives its interquartile range and extremes too, so that a
 ratio of 1.09 on a noisy machine can be told from 1.0.
 """

@@ -1,10 +1,13 @@
 """The one timing routine of the project, and the spread of paired ratios.
 
 Every measurement (``--benchmark.latency``, the comparisons, the ParC implementations, the charts)
-goes through :func:`paired_times`: rounds that run each candidate once, in alternating order, so
-that all of them see the same state of a shared machine. A comparison is the median over rounds
-of the per-round ratios; :class:`Spread` gives its interquartile range and extremes too, so that a
-ratio of 1.09 on a noisy machine can be told from 1.0.
+goes through :func:`paired_times`: rounds that time each candidate once, in alternating order, so
+that all of them see the same state of a shared machine. Each timed run follows an untimed run of
+the same candidate, so that the caches hold its own weights, as in a deployment that runs the same
+model frame after frame. A candidate must not leave work behind that slows the next one:
+onnxruntime's worker threads spin for a while after a run unless told to stop
+(:func:`deploy.export.load_runner` tells them); spinning, ParC-Net-S took 36 ms a run after
+MobileViT-S and 19 ms after itself (two cores).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any, Callable, Dict, List, Sequence
 Run = Callable[[], Any]
 
 
-def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, List[float]]:
+def paired_times(runs: Dict[str, Run], warmup: int, repeats: int, lead_in: int = 1) -> Dict[str, List[float]]:
     """Seconds of each run in each of ``repeats`` rounds, after ``warmup`` untimed rounds.
 
     Args:
@@ -24,6 +27,7 @@ def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, L
         warmup: untimed rounds first.
         repeats: timed rounds; round ``i`` runs the candidates in their order for even ``i``,
             in reverse for odd ``i``.
+        lead_in: untimed runs of a candidate right before each of its timed runs.
 
     Returns:
         name -> the seconds of its run in each timed round.
@@ -35,6 +39,8 @@ def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, L
             runs[name]()
     for round_index in range(repeats):
         for name in (names if round_index % 2 == 0 else names[::-1]):
+            for _ in range(lead_in):
+                runs[name]()
             start = time.perf_counter()
             runs[name]()
             times[name].append(time.perf_counter() - start)

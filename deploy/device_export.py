@@ -61,7 +61,7 @@ def export_device(opts: Any, model: nn.Module, example: Tensor, path: Path, fuse
     task = getattr(opts, "dataset.category")
     size = tuple(example.shape[-2:])
     reference = export.deployed(model, size)
-    with export.onnx_implementation():
+    with export.onnx_implementation(int8=fmt == "onnx" and quantize == "int8"):
         module = export.deployed(fuse_for_inference(model, size), size) if fuse and fmt != "executorch" \
             else reference
         if fmt == "coreml":

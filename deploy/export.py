@@ -36,8 +36,14 @@ def deployed(model: nn.Module, input_size: Sequence[int]) -> nn.Module:
     return model.eval().deployable(input_size).eval()
 
 
-def onnx_implementation() -> Any:
-    """A context in which ParC convolutions are matrix products, which every ONNX runtime runs."""
+def onnx_implementation(int8: bool = False) -> Any:
+    """A context in which ParC convolutions take a form every ONNX runtime runs: matrix products
+    with circulant matrices in float32; for INT8, depth-wise convolutions over the input
+    concatenated with itself, which quantized runtimes run in their channels-last layout (the
+    matrix products need the transposes of the channels-first layout around them, which cost
+    INT8 onnxruntime more than the products themselves)."""
+    if int8:
+        return parc.using_implementation("concat_conv")
     if parc.current_implementation() in ("auto", "fft"):
         return parc.using_implementation("circulant")
     return nullcontext()
@@ -78,6 +84,9 @@ def load_runner(path: Path, fmt: str, threads: int = 0) -> Runner:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        # the worker threads spin during a run (fast) but not after it, when they would take the
+        # cores from whatever runs next (another model timed beside this one, the data pipeline)
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

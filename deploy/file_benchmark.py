@@ -43,7 +43,7 @@ def int8_for_timing(model: nn.Module, task: str, x: Tensor, backend: str, images
     """Export ``model`` in INT8 for ``backend``, calibrated on ``images``, and return a run on ``x``."""
     size = tuple(x.shape[-2:])
     path = folder / f"{id(model)}_int8{SUFFIX[backend]}"
-    with export.onnx_implementation():
+    with export.onnx_implementation(int8=backend == "onnxruntime"):
         if backend == "executorch":
             from deploy.executorch_export import export_executorch
 
@@ -66,7 +66,8 @@ def time_files(opts: Any, models: Dict[str, Tuple[nn.Module, bool]], size: Seque
     """Time on ``benchmark.backend`` (batch 1) the ``inference.model`` file, which stands for the
     first model, and the models of ``models`` (name -> (model, fold it)) in float32 and, with
     ``export.quantize int8``, INT8; print and return the medians, the INT8 speed-ups (float32 /
-    INT8, the median of the per-round ratios) and the latency ratio of the first model to the second."""
+    INT8, the median of the per-round ratios) and the latency ratios of the first model to the
+    second, in each precision (``latency_ratio``: the first of them)."""
     backend, int8 = getattr(opts, "benchmark.backend"), getattr(opts, "export.quantize") == "int8"
     if backend not in SUFFIX:
         raise ConfigError(f"benchmark.backend {backend}: exported files are timed on {' or '.join(SUFFIX)}")
@@ -107,12 +108,14 @@ def time_files(opts: Any, models: Dict[str, Tuple[nn.Module, bool]], size: Seque
             spread = ratio_spread(times[f"{model_name} float32"], times[f"{model_name} int8"])
             result["files"][f"{model_name} int8"]["speedup_over_float32"] = round(spread.median, 4)
             print(f"  int8 speed-up of {model_name} (float32 / int8 per round): {spread}")
-    first_model, first_precision = next(iter(runs))
-    others = [m for m, p in runs if m != first_model and p == first_precision]
-    if others:
-        first, other = f"{first_model} {first_precision}", f"{others[0]} {first_precision}"
-        spread = ratio_spread(times[first], times[other])
-        result["latency_ratio"] = {"of": first, "to": other, "ratio": round(spread.median, 4)}
-        print(f"  latency ratio {first} / {other}: {spread}")
+    first_model = next(iter(runs))[0]
+    for precision in dict.fromkeys(p for m, p in runs if m == first_model):
+        others = [m for m, p in runs if m != first_model and p == precision]
+        if others:
+            first, other = f"{first_model} {precision}", f"{others[0]} {precision}"
+            spread = ratio_spread(times[first], times[other])
+            result.setdefault("latency_ratio", {"of": first, "to": other, "ratio": round(spread.median, 4)})
+            result.setdefault("latency_ratios", []).append({"of": first, "to": other, **spread.rounded()})
+            print(f"  latency ratio {first} / {other}: {spread}")
     result["latency_ms"] = next(iter(result["files"].values()))["latency_ms"]
     return result

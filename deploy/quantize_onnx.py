@@ -2,9 +2,9 @@
 channel (symmetric), activations uint8 calibrated by min-max on the calibration images; the layer
 groups that hurt accuracy stay float32 (``nodes_to_exclude``, chosen by :mod:`deploy.quantize`).
 
-The ParC products are batched matrix products with constant ``C x L x L`` circulant matrices;
-onnxruntime's quantized matrix product takes one scale per output column at most, so those
-weights get one scale per tensor."""
+The float32 source is exported for INT8 (:func:`deploy.export.onnx_implementation`): its ParC
+convolutions are depth-wise convolutions, quantized per channel like the others. Layer norms'
+scales (MobileViT) are quantized per element."""
 from __future__ import annotations
 
 import math
@@ -21,7 +21,7 @@ from deploy.layer_groups import GROUPS, group_of, onnx_stack
 from deploy.quantize import choose_float_groups, settings_record
 from utils.errors import ExportError
 
-SCHEME = {"format": "QDQ", "weights": "int8, symmetric, per channel (ParC circulant matrices: per tensor)",
+SCHEME = {"format": "QDQ", "weights": "int8, symmetric, per channel",
           "activations": "uint8, min-max calibration"}
 
 
@@ -35,15 +35,6 @@ def node_groups(path: Path) -> Dict[str, List[str]]:
         if group:
             groups[group].append(node.name)
     return {name: nodes for name, nodes in groups.items() if nodes}
-
-
-def _per_tensor_weights(model: onnx.ModelProto) -> Dict[str, Any]:
-    """Per-tensor overrides for the constant 3-D operands of matrix products (circulant matrices)."""
-    from onnxruntime.quantization import QuantType
-
-    constants = {i.name for i in model.graph.initializer if len(i.dims) == 3}
-    names = {name for node in model.graph.node if node.op_type == "MatMul" for name in node.input if name in constants}
-    return {name: [{"quant_type": QuantType.QInt8, "symmetric": True}] for name in sorted(names)}
 
 
 class _Images:
@@ -80,7 +71,6 @@ class OnnxQuantizer:
         self.groups = node_groups(source)
         self.prepared = self.folder / "prepared.onnx"
         quant_pre_process(str(source), str(self.prepared), skip_symbolic_shape=True)
-        self.overrides = _per_tensor_weights(onnx.load(str(self.prepared)))
         self.cache = self.folder / "calibration.json"
 
     def quantize(self, keep_float: Sequence[str], output: Path) -> Path:
@@ -92,7 +82,7 @@ class OnnxQuantizer:
                         quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
                         activation_type=QuantType.QUInt8, nodes_to_exclude=excluded,
                         calibration_cache_path=str(self.cache),
-                        extra_options={"TensorQuantOverrides": self.overrides})
+                        extra_options={"QDQOpTypePerChannelSupportToAxis": {"LayerNormalization": 0}})
         return output
 
     def outputs(self, path: Path, run_file: Any) -> List[np.ndarray]:

@@ -98,8 +98,9 @@ def compare(opts: Any, count: int, rounds: int, warmup: int = 1) -> Dict[str, An
     """
     loaders = build_loaders(opts, count)
     counted: Dict[str, List[int]] = {name: [] for name in NAMES}
+    # no lead-in run: a round is an epoch over every file, with loading processes of its own
     wall, cpu = paired_clocks({name: _epoch(loaders[name], counted[name]) for name in NAMES}, warmup, rounds,
-                              cpu_seconds)
+                              cpu_seconds, lead_in=0)
     images = {name: counted[name][warmup:] for name in NAMES}
     per_cpu = {name: [n / max(float(np.sum(s)), 1e-9) for n, s in zip(images[name], cpu[name])] for name in NAMES}
     per_wall = {name: [n / s for n, s in zip(images[name], wall[name])] for name in NAMES}

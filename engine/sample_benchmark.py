@@ -211,7 +211,9 @@ def compare(opts: Any, count: int, rounds: int) -> Dict[str, Any]:
     batches = sampler_items(opts, len(ours.dataset), count)
     for pipeline in (ours, timm):  # build the per-size transforms, warm the caches
         _batches(pipeline, batches[:1])()
-    _, cpu = paired_clocks({p.name: _batches(p, batches) for p in (ours, timm)}, 0, rounds, time.thread_time)
+    # no lead-in run: a round decodes every file, what the other pipeline left in the caches hardly counts
+    _, cpu = paired_clocks({p.name: _batches(p, batches) for p in (ours, timm)}, 0, rounds, time.thread_time,
+                           lead_in=0)
     rates = {name: [count / max(s, 1e-9) for s in seconds] for name, seconds in cpu.items()}
     stages = {}
     for pipeline in (ours, timm):

@@ -56,6 +56,20 @@ def test_onnxruntime_backend_checks_its_outputs():
     assert any("onnxruntime outputs within" in line for line in lines)
 
 
+def test_int8_onnxruntime_files_are_timed_beside_float32_with_both_ratios():
+    result, lines = run_benchmark("--benchmark.backend", "onnxruntime", "--export.quantize", "int8",
+                                  "--export.calibration-images", "4", "--benchmark.compare", MOBILEVIT_XS)
+    files = result["files"]
+    assert set(files) == {f"{m} {p}" for m in ("edgeformer_xs", "mobilevit_x_small") for p in ("float32", "int8")}
+    assert all(files[f"{m} int8"]["speedup_over_float32"] > 0 for m in ("edgeformer_xs", "mobilevit_x_small"))
+    ratios = {(r["of"], r["to"]): r for r in result["latency_ratios"]}
+    assert set(ratios) == {("edgeformer_xs float32", "mobilevit_x_small float32"),
+                           ("edgeformer_xs int8", "mobilevit_x_small int8")}
+    for ratio in ratios.values():
+        assert ratio["range"][0] <= ratio["iqr"][0] <= ratio["median"] <= ratio["iqr"][1] <= ratio["range"][1]
+    assert any(line.strip().startswith("latency ratio edgeformer_xs int8 / mobilevit_x_small int8:") for line in lines)
+
+
 def test_mnn_backend_when_installed():
     pytest.importorskip("MNN")
     result, lines = run_benchmark("--benchmark.backend", "mnn")

@@ -2,10 +2,13 @@
 
 Every measurement (``--benchmark.latency``, the comparisons, the ParC implementations, the charts,
 the training data loading and training step benchmarks of ``engine``) goes through
-:func:`paired_times`: rounds that run each candidate once, in alternating order, so that all of
-them see the same state of a shared machine. A comparison is the median over rounds
-of the per-round ratios; :class:`Spread` gives its interquartile range and extremes too, so that a
-ratio of 1.09 on a noisy machine can be told from 1.0.
+:func:`paired_times`: rounds that time each candidate once, in alternating order, so that all of
+them see the same state of a shared machine. Each timed run follows an untimed run of the same
+candidate, so that the caches hold its own weights, as in a deployment that runs the same model
+frame after frame. A candidate must not leave work behind that slows the next one: onnxruntime's
+worker threads spin for a while after a run unless told to stop (:func:`deploy.export.load_runner`
+tells them); spinning, ParC-Net-S took 36 ms a run after MobileViT-S and 19 ms after itself (two
+cores).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 Run = Callable[[], Any]
 
 
-def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, List[float]]:
+def paired_times(runs: Dict[str, Run], warmup: int, repeats: int, lead_in: int = 1) -> Dict[str, List[float]]:
     """Seconds of each run in each of ``repeats`` rounds, after ``warmup`` untimed rounds.
 
     Args:
@@ -25,6 +28,7 @@ def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, L
         warmup: untimed rounds first.
         repeats: timed rounds; round ``i`` runs the candidates in their order for even ``i``,
             in reverse for odd ``i``.
+        lead_in: untimed runs of a candidate right before each of its timed runs.
 
     Returns:
         name -> the seconds of its run in each timed round.
@@ -36,18 +40,20 @@ def paired_times(runs: Dict[str, Run], warmup: int, repeats: int) -> Dict[str, L
             runs[name]()
     for round_index in range(repeats):
         for name in (names if round_index % 2 == 0 else names[::-1]):
+            for _ in range(lead_in):
+                runs[name]()
             start = time.perf_counter()
             runs[name]()
             times[name].append(time.perf_counter() - start)
     return times
 
 
-def paired_clocks(runs: Dict[str, Run], warmup: int, repeats: int,
-                  clock: Callable[[], Any]) -> Tuple[Dict[str, List[float]], Dict[str, List[Any]]]:
-    """:func:`paired_times`, also reading a second clock around each run (CPU seconds, say).
+def paired_clocks(runs: Dict[str, Run], warmup: int, repeats: int, clock: Callable[[], Any],
+                  lead_in: int = 1) -> Tuple[Dict[str, List[float]], Dict[str, List[Any]]]:
+    """:func:`paired_times`, also reading a second clock around each timed run (CPU seconds, say).
 
     Args:
-        runs, warmup, repeats: as for :func:`paired_times`.
+        runs, warmup, repeats, lead_in: as for :func:`paired_times`.
         clock: seconds of what to read (``time.thread_time``; or several readings at once, a numpy
             array such as the CPU seconds of this process and of its children).
 
@@ -64,8 +70,9 @@ def paired_clocks(runs: Dict[str, Run], warmup: int, repeats: int,
             clocked[name].append(clock() - start)
         return run
 
-    wall = paired_times({name: reading(name) for name in runs}, warmup, repeats)
-    return wall, {name: seconds[warmup:] for name, seconds in clocked.items()}
+    wall = paired_times({name: reading(name) for name in runs}, warmup, repeats, lead_in)
+    # after the warmup, each round reads a candidate's lead-in runs, then its timed run
+    return wall, {name: seconds[warmup:][lead_in::lead_in + 1] for name, seconds in clocked.items()}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""This project's training data loading against timm's, paired: the sample path in one thread
-(:mod:`engine.sample_benchmark`) and the full training DataLoader (:mod:`engine.dataloader_benchmark`).
+"""This project's training data loading against timm's, paired, on the same files.
+
+Two measurements: the sample path in one thread (:mod:`engine.sample_benchmark`) and the full
+training DataLoader (:mod:`engine.dataloader_benchmark`).
 
     python -m engine.loader_benchmark                       # both recipes, generated JPEGs
     python -m engine.loader_benchmark --recipe parcnet_s --images /data/imagenet/train --count 256

@@ -2,7 +2,8 @@
 import argparse
 
 from data.datasets import arguments_datasets, build_dataset
-from data.loaders import collate_samples, create_eval_loader, create_train_val_loaders, eval_opts
+from data.loaders import (collate_samples, create_eval_loader, create_train_loader, create_train_val_loaders,
+                          eval_opts)
 from data.samplers import arguments_samplers, build_sampler
 from data.transforms import arguments_transforms
 
@@ -15,4 +16,4 @@ def arguments_data(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 __all__ = ["arguments_data", "build_dataset", "build_sampler", "collate_samples", "create_eval_loader",
-           "create_train_val_loaders", "eval_opts"]
+           "create_train_loader", "create_train_val_loaders", "eval_opts"]

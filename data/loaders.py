@@ -119,16 +119,30 @@ def _describe(dataset: Any, sampler: BaseBatchSampler) -> str:
     return f"{dataset} with {sampler}"
 
 
-def create_train_val_loaders(opts: Any) -> Tuple[DataLoader, DataLoader, BaseBatchSampler]:
-    train_set = build_dataset(opts, is_training=True)
-    val_set = build_dataset(opts, is_training=False)
+def create_train_loader(opts: Any, train_set: Optional[Any] = None) -> DataLoader:
+    """The training loader: the training set in the batches of the configured sampler (the loader's
+    ``batch_sampler``), loaded by ``dataset.workers`` processes.
+
+    Args:
+        opts: the run's options.
+        train_set: the training set (default: the configured one, :func:`build_dataset`).
+
+    Returns:
+        The DataLoader.
+    """
+    train_set = build_dataset(opts, is_training=True) if train_set is None else train_set
     train_sampler = build_sampler(opts, len(train_set), is_training=True)
-    val_sampler = build_sampler(opts, len(val_set), is_training=False)
-    persistent = bool(getattr(opts, "dataset.persistent_workers"))
     logger.log(f"Training data: {_describe(train_set, train_sampler)}")
+    return _loader(opts, train_set, train_sampler, bool(getattr(opts, "dataset.persistent_workers")))
+
+
+def create_train_val_loaders(opts: Any) -> Tuple[DataLoader, DataLoader, BaseBatchSampler]:
+    train_loader = create_train_loader(opts)
+    val_set = build_dataset(opts, is_training=False)
+    val_sampler = build_sampler(opts, len(val_set), is_training=False)
     logger.log(f"Validation data: {_describe(val_set, val_sampler)}")
-    return (_loader(opts, train_set, train_sampler, persistent), _loader(opts, val_set, val_sampler, persistent),
-            train_sampler)
+    persistent = bool(getattr(opts, "dataset.persistent_workers"))
+    return train_loader, _loader(opts, val_set, val_sampler, persistent), train_loader.batch_sampler
 
 
 def eval_opts(opts: Any) -> Any:

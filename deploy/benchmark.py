@@ -1,5 +1,5 @@
 """Timing models for ``main_benchmark.py``: latency on an inference backend, or training throughput,
-of one model or of two side by side (paired and interleaved, see :mod:`deploy.timing`)."""
+of one model or of two side by side (paired and interleaved, see :mod:`utils.timing`)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Tuple
@@ -9,13 +9,13 @@ from torch import nn
 
 from deploy.backends import BACKEND_REGISTRY
 from deploy.prepared import PreparedModel, training_step
-from deploy.timing import Run, median_ms, paired_times, ratio_spread
+from utils.timing import Run, median_ms, paired_times, ratio_spread
 
 
 def summarise(times: Dict[str, List[float]], batch_size: int, train: bool) -> Dict[str, Any]:
     """Medians (ms per batch, or images per second for training) and, for two candidates, the
     ratio of the first to the second (latency ratio, or throughput ratio for training): ``ratio``
-    the median of the per-round ratios, ``ratio_spread`` its :class:`~deploy.timing.Spread`."""
+    the median of the per-round ratios, ``ratio_spread`` its :class:`~utils.timing.Spread`."""
     names = list(times)
     summary: Dict[str, Any] = {}
     for name in names:
@@ -42,7 +42,7 @@ def time_models(opts: Any, models: Dict[str, Tuple[nn.Module, bool]], size: Sequ
     runs: Dict[str, Run] = {}
     for name, (model, fuse) in models.items():
         if train:
-            runs[name] = training_step(model, x, backend)
+            runs[name] = training_step(model, x)
         else:
             prepared = PreparedModel(model, backend, x, fuse=fuse, channels_last=channels_last)
             folded = " (folded)" if fuse and prepared.backend.folds else ""

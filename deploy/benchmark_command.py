@@ -32,7 +32,26 @@ def check_benchmark_options(opts: Any) -> Tuple[int, int]:
     if getattr(opts, "benchmark.compare_fuse") and (getattr(opts, "benchmark.compare") or getattr(opts, "benchmark.train")):
         raise ConfigError("benchmark.compare_fuse times one model folded and unfolded for inference; it cannot be "
                           "combined with benchmark.compare or benchmark.train")
+    backend, train = getattr(opts, "benchmark.backend"), getattr(opts, "benchmark.train")
+    if train and backend not in ("eager", "compile"):
+        raise ConfigError(f"benchmark.train runs on the eager or compile backend, not {backend!r}")
+    if getattr(opts, "benchmark.variants") and not train:
+        raise ConfigError("benchmark.variants are variants of the training step: add --benchmark.train")
+    timed = [key for key in ("train", "latency", "compare", "compare_fuse", "compare_parc", "parc_crossover")
+             if getattr(opts, f"benchmark.{key}")]
+    if getattr(opts, "benchmark.loader") and timed:
+        raise ConfigError(f"benchmark.loader times data loading alone; it cannot be combined with benchmark.{timed[0]}")
+    if training_steps(opts) and getattr(opts, "benchmark.compare"):
+        raise ConfigError("benchmark.train with benchmark.backend compile or benchmark.variants times this config's "
+                          "training step in variants; it cannot be combined with benchmark.compare")
     return warmup, repeats
+
+
+def training_steps(opts: Any) -> bool:
+    """Whether the options time the engine's training step in variants (compiled against eager, or
+    ``benchmark.variants``) rather than forward and backward passes of the models."""
+    return bool(getattr(opts, "benchmark.train")) and (getattr(opts, "benchmark.backend") == "compile"
+                                                       or bool(getattr(opts, "benchmark.variants")))
 
 
 def models_to_time(opts: Any, model: nn.Module, name: str) -> Dict[str, Tuple[nn.Module, bool]]:
@@ -51,22 +70,35 @@ def models_to_time(opts: Any, model: nn.Module, name: str) -> Dict[str, Tuple[nn
     return models
 
 
-def run_benchmark(opts: Any, build: Callable[[str], nn.Module]) -> Tuple[Dict[str, Any], List[Path]]:
+Measure = Callable[..., Dict[str, Any]]
+
+
+def run_benchmark(opts: Any, build: Callable[[str], nn.Module], loader: Measure,
+                  steps: Measure) -> Tuple[Dict[str, Any], List[Path]]:
     """What ``main_benchmark.py`` does with its options.
 
     Args:
         opts: the parsed options (``benchmark.*`` among them).
         build: makes a named model (:func:`parcnet.create_model`), for the charts.
+        loader: times the config's training data loading against timm's (``benchmark.loader``:
+            :func:`engine.loader_benchmark.benchmark_command`).
+        steps: times the engine's training step in variants (:func:`training_steps`:
+            :func:`engine.step_benchmark.benchmark_command`, given the options, the input size,
+            warmup and repeats).
 
     Returns:
-        The result (model, params, macs, input_size and what was timed; empty for the charts) and
-        the files written (the charts' folder: ``benchmark.json`` and the charts).
+        The result (model, params, macs, input_size and what was timed; the config and the
+        loaders' measurements for ``benchmark.loader``; empty for the charts) and the files
+        written (the charts' folder: ``benchmark.json`` and the charts).
     """
     threads = getattr(opts, "benchmark.threads")
     if threads:
         torch.set_num_threads(threads)
+    warmup, repeats = check_benchmark_options(opts)
     if getattr(opts, "benchmark.plot"):
         return {}, benchmark_charts(opts, build)
+    if getattr(opts, "benchmark.loader"):
+        return loader(opts), []
     model = get_model(opts).eval()
     h, w = input_size(opts, "benchmark.input_size")
     name = Path(getattr(opts, "common.config_file") or "model").stem
@@ -79,10 +111,11 @@ def run_benchmark(opts: Any, build: Callable[[str], nn.Module]) -> Tuple[Dict[st
         result["resized_input_size"] = list(model.resized_input_size(h, w))
         where += " resized by the model to {}x{}".format(*result["resized_input_size"])
     print(format_profile(profile, f"{name} at {where} (MACs counted as {convention} does)"))
-    warmup, repeats = check_benchmark_options(opts)
     files = getattr(opts, "inference.model") or getattr(opts, "export.quantize") == "int8"
     if files:  # exported files, or float32 and INT8 exports side by side
         result.update(time_files(opts, models_to_time(opts, model, name), (h, w)))
+    elif training_steps(opts):
+        result.update(steps(opts, (h, w), warmup, repeats))
     elif any((getattr(opts, "benchmark.latency"), getattr(opts, "benchmark.compare"),
               getattr(opts, "benchmark.compare_fuse"), getattr(opts, "benchmark.train"),
               getattr(opts, "benchmark.backend") != "eager")):

@@ -13,7 +13,7 @@ from cvnets.models.published import PUBLISHED
 from data.samplers import crop_size
 from deploy.input_size import given_size
 from deploy.prepared import PreparedModel
-from deploy.timing import median_ms, paired_times
+from utils.timing import median_ms, paired_times
 from utils.zoo import MODEL_ZOO, zoo_entry
 from utils import logger
 from utils.charts import plot_tradeoffs

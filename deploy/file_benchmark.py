@@ -2,7 +2,7 @@
 ``--inference.model``, and with ``--export.quantize int8`` the configs' models in float32 and INT8
 side by side, on ``--benchmark.backend`` (onnxruntime or executorch). The float32 models run on the
 registered backend after its parity check (:class:`deploy.prepared.PreparedModel`); every series is
-timed by the one timing routine (:func:`deploy.timing.paired_times`).
+timed by the one timing routine (:func:`utils.timing.paired_times`).
 
 On-the-spot INT8 exports are calibrated on ``export.calibration_images`` images of the config's
 training set when ``dataset.root_train`` is there, else on random images (the latency does not
@@ -22,7 +22,7 @@ from deploy import export
 from deploy.benchmark import summarise
 from deploy.deployed import open_file, read_sidecar
 from deploy.prepared import PreparedModel
-from deploy.timing import Run, paired_times, ratio_spread
+from utils.timing import Run, paired_times, ratio_spread
 from utils.errors import ConfigError
 
 SUFFIX = {"onnxruntime": ".onnx", "executorch": ".pte"}

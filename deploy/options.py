@@ -29,7 +29,17 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         ("compare", None, "another config to time alongside this one, paired and interleaved (prints the ratio)",
          dict(type=str)),
         ("compare-fuse", False, "time the model folded for inference and unfolded, paired and interleaved"),
-        ("train", False, "time training steps (forward and backward) instead of inference: images per second"),
+        ("train", False, "time training steps (forward and backward) instead of inference: images per second; with "
+                         "--benchmark.backend compile the engine's training step compiled against eager, paired"),
+        ("variants", None, "with --benchmark.train: the engine's training step in these variants, paired, each "
+                           "against the first: fp32, bf16 (bfloat16 autocast), channels_last, bf16+channels_last "
+                           "(compiled with --benchmark.backend compile); prints what bf16 changes in the loss and "
+                           "gradients", dict(type=str, nargs="+", metavar="VARIANT")),
+        ("loader", None, "time this config's training data loading against timm's, paired, on FOLDER (an image folder "
+                         "with a folder per class) or 'generated' (generated JPEGs): the sample path by stage and "
+                         "the training DataLoader (--dataset.workers loading processes)",
+         dict(type=str, metavar="FOLDER")),
+        ("loader-images", 256, "images per round of --benchmark.loader"),
         ("parc-crossover", False, "time one ParC convolution per implementation on square maps of growing size"),
         ("warmup", 5, "untimed rounds first"),
         ("repeats", 30, "timed rounds (the median is reported, with the spread of the ratios)"),

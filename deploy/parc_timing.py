@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from cvnets.modules import parc
-from deploy.timing import Run, Spread, median_ms, paired_times, ratio_spread
+from utils.timing import Run, Spread, median_ms, paired_times, ratio_spread
 
 
 def with_implementation(name: str, run: Run) -> Run:

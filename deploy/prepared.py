@@ -8,7 +8,6 @@ from cvnets.misc.fuse import fuse_for_inference
 from deploy.backends import require_backend
 from deploy.backends.base import Run
 from deploy.parity import as_outputs, check_parity
-from utils.errors import ConfigError
 
 
 class PreparedModel:
@@ -33,17 +32,15 @@ class PreparedModel:
         self.error = check_parity(f"the {backend} backend", self.run(), expected, self.backend.tolerance)
 
 
-def training_step(model: nn.Module, x: Tensor, backend: str = "eager") -> Run:
-    """One forward and backward pass of ``model`` (train mode) on ``x``, the loss being the sum of
-    the outputs' means; ``backend`` is ``eager`` or ``compile``."""
-    if backend not in ("eager", "compile"):
-        raise ConfigError(f"benchmark.train runs on the eager or compile backend, not {backend!r}")
+def training_step(model: nn.Module, x: Tensor) -> Run:
+    """One eager forward and backward pass of ``model`` (train mode) on ``x``, the loss being the
+    sum of the outputs' means (the engine's training step, compiled or in other variants, is timed
+    by :mod:`engine.step_benchmark`)."""
     model.train()
-    module = torch.compile(model) if backend == "compile" else model
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
-        outputs = as_outputs(module(x))
+        outputs = as_outputs(model(x))
         sum(o.float().mean() for o in outputs).backward()
 
     return step

@@ -7,7 +7,8 @@ import re
 import pytest
 
 import main_benchmark
-from deploy import backends, benchmark, parc_timing, timing
+from deploy import backends, benchmark, parc_timing
+from utils import timing
 from deploy.backends.onnx import MNNBackend
 from utils.entry import run_entry
 from utils.errors import ConfigError

@@ -119,16 +119,21 @@ def timm_transform(opts: Any, size: Tuple[int, int]) -> Any:
     from timm.data import create_transform
 
     from data.transforms import RandAugment
+    from data.transforms.rand_augment import zero_bit_posterize
 
     key = "image_augmentation"
     enabled = lambda name: bool(getattr(opts, f"{key}.{name}.enable"))  # noqa: E731
     rand_augment = RandAugment(opts, size).policy if enabled("rand_augment") else None
-    return create_transform(
+    transform = create_transform(
         (3, *size), is_training=True, use_prefetcher=True, color_jitter=None, auto_augment=rand_augment,
         scale=tuple(getattr(opts, f"{key}.random_resized_crop.scale")),
         ratio=tuple(getattr(opts, f"{key}.random_resized_crop.aspect_ratio")),
         hflip=float(getattr(opts, f"{key}.random_horizontal_flip.p")) if enabled("random_horizontal_flip") else 0.0,
         interpolation=getattr(opts, f"{key}.random_resized_crop.interpolation"))
+    for step in transform.transforms:  # posterize keeping 0 bits, as this project's RandAugment does
+        if hasattr(step, "ops"):
+            zero_bit_posterize(step)
+    return transform
 
 
 def _our_stage(transform: Any) -> str:

@@ -67,6 +67,20 @@ def test_loader_benchmark_pipelines_make_the_same_batches(tmp_path):
         assert our_images.shape == timm_images.shape == (len(items), 3, *items[0][:2])
 
 
+def test_timms_rand_augment_posterizes_to_zero_bits_as_ours_does():
+    """At m9-mstd0.5 the increasing posterize can keep 0 bits, which Pillow refuses: timm's pipeline
+    in the comparison keeps 0 bits as this project's RandAugment does (a black image)."""
+    from PIL import Image
+
+    opts = training_opts(["--common.config-file", loader_benchmark.RECIPES["parc_convnext_xt"]])
+    rand_augment = next(step for step in sample_benchmark.timm_transform(opts, (32, 32)).transforms
+                        if hasattr(step, "ops"))
+    posterize = next(op for op in rand_augment.ops if op.name == "PosterizeIncreasing")
+    image = Image.new("RGB", (8, 8), (200, 100, 50))
+    assert posterize.aug_fn(image, 0).getextrema() == ((0, 0), (0, 0), (0, 0))
+    assert posterize.aug_fn(image, 1).getpixel((0, 0)) == (128, 0, 0)
+
+
 def test_both_dataloaders_make_the_same_batches(images):
     loaders = dataloader_benchmark.build_loaders(digits_opts(images, 0), 8)
     assert loaders["timm"].batch_sampler is loaders["ours"].batch_sampler  # the training sampler's batches

@@ -61,6 +61,15 @@ def _posterize(image: Any, bits_to_keep: int, **_: Any) -> Any:
     return ImageOps.posterize(image, bits_to_keep)
 
 
+def zero_bit_posterize(transform: Any) -> Any:
+    """timm's RandAugment ``transform`` with its posterize ops keeping 0 bits as the recipe's Pillow
+    did (:func:`_posterize`); returns it."""
+    for op in transform.ops:
+        if op.name.startswith("Posterize"):
+            op.aug_fn = _posterize
+    return transform
+
+
 @TRANSFORM_REGISTRY.register("rand_augment")
 class RandAugment:
     """timm's RandAugment on a BGR uint8 image (or an RGB PIL image), giving an RGB PIL image:
@@ -94,10 +103,7 @@ class RandAugment:
         interpolation = self._pil_interpolation(getattr(opts, f"{_KEY}.interpolation"))
         if interpolation is not None:
             hparams["interpolation"] = interpolation
-        self.transform = rand_augment_transform(self.policy, hparams)
-        for op in self.transform.ops:
-            if op.name.startswith("Posterize"):
-                op.aug_fn = _posterize
+        self.transform = zero_bit_posterize(rand_augment_transform(self.policy, hparams))
 
     @staticmethod
     def _pil_interpolation(name: str) -> Optional[int]:

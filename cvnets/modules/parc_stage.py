@@ -72,7 +72,8 @@ class ParCStage(nn.Module, FoldsForInference):
         over the repeated input; its batch norm is folded first and the 1x1 convolution after it
         reads its outputs in their new order."""
         block, pointwise = self.dim_adaptive[0].block, self.dim_adaptive[1].block.conv
-        norm, act = getattr(block, "norm", None), getattr(block, "act", None)
+        layers = dict(block.named_children())
+        norm, act = layers.get("norm"), layers.get("act")
         per_channel = (norm is not None and not is_batch_norm(norm)) or \
             (act is not None and any(True for _ in act.parameters()))
         if per_channel or not repeats_depthwise(block.conv) or pointwise.groups != 1:

@@ -8,15 +8,18 @@ outermost module to the innermost (ONNX nodes of the dynamo exporter carry it in
 * ``parc``: the operations a ParC convolution or ParC block performs itself (its circulant or
   global convolution products, position embeddings and biases), not those of its children;
 * ``se``: the channel attention (squeeze-excitation) of the ParC blocks;
-* ``classifier``: the final classifier.
+* ``classifier``: the final classifier;
+* ``decoder``: what an SSD export computes after its heads itself (box decoding against the
+  anchors, the class softmax).
 """
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
-GROUPS = ("parc", "se", "classifier")
+GROUPS = ("parc", "se", "classifier", "decoder")
 PARC_CLASSES = ("ParCConv", "ParCBlock", "FusedParCConv", "FusedParCBlock", "BigKernelBlock")
 SE_CLASSES = ("ChannelAttention",)
+DECODER_CLASSES = ("DecodedDetector",)
 
 Stack = Sequence[Tuple[str, str]]
 
@@ -32,6 +35,8 @@ def group_of(stack: Stack) -> Optional[str]:
         return "classifier"
     if classes[-1] in PARC_CLASSES:
         return "parc"
+    if classes[-1] in DECODER_CLASSES:
+        return "decoder"
     return None
 
 

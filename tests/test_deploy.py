@@ -123,6 +123,8 @@ def test_layer_groups_choice_keeps_what_measurably_helps():
     assert kept == ["parc", "classifier"] and measured == {"none": 1.0, "parc": 0.5, "se": 0.9, "classifier": 0.8}
     kept, _ = quantize.choose_float_groups(["parc"], lambda keep: float("inf") if not keep else 0.1)
     assert kept == ["parc"]  # an all-INT8 model that cannot run keeps every group float32
+    kept, _ = quantize.choose_float_groups(["se", "decoder"], lambda keep: 1.0)
+    assert kept == ["decoder"]  # an SSD export's box decoding stays float32 whatever the measure says
 
 
 def test_onnx_nodes_are_grouped_by_their_modules():
@@ -138,6 +140,11 @@ def test_onnx_nodes_are_grouped_by_their_modules():
     ffn = namespace.replace("/bmm_2: aten.bmm.default", "/layer_3.1.spatial_global_rep.0.ffn.1: "
                             "torch.nn.modules.conv.Conv2d/conv2d: aten.conv2d.default")
     assert group_of(onnx_stack(ffn)) is None
+    decoding = (": cvnets.models.detection.ssd.DecodedDetector/exp: aten.exp.default")
+    assert group_of(onnx_stack(decoding)) == "decoder"
+    head = (": cvnets.models.detection.ssd.DecodedDetector/detector: cvnets.models.detection.ssd.SingleShotDetector/"
+            "detector.ssd_heads.0: cvnets.modules.ssd_head.SSDHead/cat: aten.cat.default")
+    assert group_of(onnx_stack(head)) is None
 
 
 @pytest.mark.parametrize("module, fmt, package", [("executorch", "executorch", "executorch"),

@@ -12,6 +12,9 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+# options of a validation split built alone: the classes then follow the split itself, not the
+# config's training folder (the demo configs' data/demo/generated/..., there once make demo-det ran)
+NO_TRAINING_SET = ("--dataset.root-train", "")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFERENCE = FIXTURES / "reference"
 sys.path.insert(0, str(ROOT))

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import training_opts
+from conftest import NO_TRAINING_SET, training_opts
 from data.datasets import COCODetectionSSD
 from data.demo.detection import write_detection_set
 from utils.errors import DataError
@@ -35,7 +35,7 @@ def write_tiny_coco(root):
 
 
 def opts_for(root):
-    return training_opts(["--common.config-file", DET_CONFIG, "--dataset.root-val", str(root)])
+    return training_opts(["--common.config-file", DET_CONFIG, "--dataset.root-val", str(root), *NO_TRAINING_SET])
 
 
 def test_coco_annotations_crowd_degenerate_and_empty_images(tmp_path, capsys):
@@ -77,7 +77,7 @@ def test_evaluation_samples_keep_the_original_size_unless_resized(tmp_path):
     from options import get_eval_arguments
 
     root = write_tiny_coco(tmp_path)
-    args = ["--common.config-file", DET_CONFIG, "--dataset.root-val", str(root)]
+    args = ["--common.config-file", DET_CONFIG, "--dataset.root-val", str(root), *NO_TRAINING_SET]
     plain = COCODetectionSSD(get_eval_arguments(args), is_training=False, is_evaluation=True)[(64, 48, 0)]
     assert plain["image"].shape == (3, 60, 80) and (plain["im_height"], plain["im_width"]) == (60, 80)
     resized = COCODetectionSSD(get_eval_arguments(args + ["--evaluation.detection.resize-input-images"]),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, training_opts
+from conftest import NO_TRAINING_SET, ROOT, training_opts
 from engine.training import train
 from helpers_training import tiny_args, write_small_digits
 from utils.errors import CheckpointError, ConfigError, DataError
@@ -129,7 +129,7 @@ def test_coco_boxes_reaching_outside_the_image_are_clipped_and_counted(tmp_path,
                                  "iscrowd": 0} for i, box in enumerate(boxes)]}
     (tmp_path / "annotations" / "instances_val2017.json").write_text(json.dumps(document))
     opts = training_opts(["--common.config-file", "config/detection/demo/ssd_parcnet_digits.yaml",
-                          "--dataset.root-val", str(tmp_path)])
+                          "--dataset.root-val", str(tmp_path), *NO_TRAINING_SET])
     dataset = COCODetectionSSD(opts, is_training=False)
     kept, _ = dataset._annotations[1]
     assert kept.tolist() == [[0, 5, 20, 25], [70, 50, 80, 60], [10, 10, 30, 30]]

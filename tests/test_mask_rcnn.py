@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import named_models, training_opts
+from conftest import NO_TRAINING_SET, named_models, training_opts
 from helpers_training import assert_benchmark_profiles
 from cvnets import get_model
 from utils.zoo import zoo_entry
@@ -199,7 +199,8 @@ def test_eval_det_box_and_mask_ap_equal_pycocotools(tmp_path):
         1: ([[2, 3, 8, 9], [14, 4, 26, 16], [2, 12, 10, 18]], [1, 2, 1], [0.9, 0.8, 0.95],
             [rectangle, shifted, stray]),
         2: ([[5, 2, 6, 8]], [1], [0.7], [long_bar])}
-    opts = get_eval_arguments(["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path / "coco"),
+    opts = get_eval_arguments(["--common.config-file", DEMO_CONFIG, *NO_TRAINING_SET, "--dataset.root-val",
+                               str(tmp_path / "coco"),
                                "--dataset.workers", "0", "--evaluation.detection.save-overlay-boxes"])
     written = []
     metrics = evaluate_validation_set(opts, StubDetector(detections), setup_runtime(opts), RunFolder(tmp_path / "out"),
@@ -326,7 +327,7 @@ def test_short_polygons_are_left_out_and_a_missing_segmentation_stops_at_start(t
     document["annotations"].append({"id": 5, "image_id": 2, "category_id": 9, "bbox": [20, 2, 4, 4], "area": 16,
                                     "iscrowd": 0, "segmentation": []})
     path.write_text(json.dumps(document))
-    args = ["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path)]
+    args = ["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(tmp_path), *NO_TRAINING_SET]
     dataset = COCOInstanceSegmentation(training_opts(args), is_training=False)
     assert dataset.coco.anns[1]["segmentation"] == [[2, 3, 8, 3, 8, 9, 2, 9]]
     assert dataset.instance_masks(2, 20, 30)[1].sum() == 0  # no polygon left: an empty mask

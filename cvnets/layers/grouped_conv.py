@@ -68,11 +68,8 @@ def dense_pointwise(conv: nn.Conv2d) -> nn.Conv2d:
     dense = nn.Conv2d(conv.in_channels, conv.out_channels, 1, conv.stride, conv.padding, conv.dilation,
                       bias=conv.bias is not None).to(conv.weight.device, conv.weight.dtype)
     with torch.no_grad():
-        weight = torch.zeros_like(dense.weight)
-        for g in range(groups):
-            rows, cols = slice(g * per_out, (g + 1) * per_out), slice(g * per_in, (g + 1) * per_in)
-            weight[rows, cols] = conv.weight[rows]
-        dense.weight.copy_(weight)
+        blocks = conv.weight.detach().view(groups, per_out, per_in)
+        dense.weight.copy_(torch.block_diag(*blocks).view_as(dense.weight))
         if conv.bias is not None:
             dense.bias.copy_(conv.bias)
     dense.requires_grad_(conv.weight.requires_grad)

@@ -11,10 +11,11 @@ run wrote in its folder are listed at the end.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional, Sequence
 
-from utils.entry import run_entry
+from utils.entry import end_worker, run_entry
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:
@@ -30,7 +31,13 @@ def main(args: Optional[Sequence[str]] = None) -> None:
 
 def cli() -> int:
     """The ``parcnet-train`` command."""
-    return run_entry(main)
+    code = run_entry(main)
+    if "LOCAL_RANK" in os.environ:  # a worker that torchrun started
+        from utils.runtime import launched_by_torch
+
+        if launched_by_torch():
+            end_worker(code)
+    return code
 
 
 if __name__ == "__main__":

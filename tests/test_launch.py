@@ -214,3 +214,15 @@ def test_sigterm_ends_a_process_that_trains_in_process_as_if_it_did_not_train(ti
         process.kill()
     assert process.returncode == -signal.SIGTERM
     assert not (tmp_path / "run" / "checkpoint.pt").exists()  # no epoch ended, no stop was saved
+
+
+def test_a_finished_worker_ends_with_its_status_and_output_without_the_interpreter_teardown():
+    # the teardown is where a communication thread can abort a worker whose run completed
+    program = ("import atexit, sys\n"
+               "from utils.entry import end_worker\n"
+               "atexit.register(lambda: print('teardown ran'))\n"
+               "print('written', end='')\n"
+               "sys.stderr.write('said')\n"
+               "end_worker(3)\n")
+    result = run(["-c", program])
+    assert (result.returncode, result.stdout, result.stderr) == (3, "written", "said")

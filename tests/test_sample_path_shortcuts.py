@@ -43,6 +43,8 @@ def test_one_unpacking_crop_is_the_crop_in_rgb():
         assert np.array_equal(np.asarray(crop), image[top:top + height, left:left + width, ::-1])
     view = image[5:, 7:]  # a view that is not contiguous: cropped as it reads
     assert np.array_equal(np.asarray(pil_rgb_crop(view, 3, 2, 10, 11)), view[3:13, 2:13, ::-1])
+    with pytest.raises(ValueError, match="expected an H x W x 3 uint8 image"):
+        pil_rgb_crop(image[..., 0], 0, 0, 2, 2)
 
 
 def crop_pair(*args):

@@ -69,10 +69,13 @@ def classification_training_transforms(opts: Any, first: Callable[[Sample], Samp
                                        size: Sequence[int]) -> Compose:
     """``first`` (the crop), the enabled augmentations, RandAugment, the (uint8) tensor, random
     erasing: the order of timm's training pipeline (erasing is completed on the device, see
-    :mod:`data.transforms.erasing`)."""
+    :mod:`data.transforms.erasing`). When the crop is resized by PIL and every transform after it
+    takes an RGB PIL image (flips, RandAugment), the image stays one from the crop to the tensor."""
     chain = [first, *augmentation_transforms(opts)]
     if _enabled(opts, "rand_augment"):
         chain.append(build_transform("rand_augment", opts, size))
+    if getattr(first, "can_hand_over_pil", False) and all(getattr(t, "takes_pil", False) for t in chain[1:]):
+        first.hands_over_pil = True
     chain.append(ToUint8Tensor(opts))
     if _enabled(opts, "random_erase"):
         chain.append(build_transform("random_erase", opts))

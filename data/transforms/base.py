@@ -1,9 +1,10 @@
 """Transform registry and the helpers shared by the OpenCV-based transforms.
 
 A transform is called on a sample dict: ``image`` (H x W x 3 uint8 array in OpenCV's BGR order;
-an RGB PIL image after RandAugment) and, for dense or box tasks, ``mask`` (H x W), ``box_coordinates`` (N x 4, x1 y1 x2 y2) and
-``box_labels`` (N,). Transforms keep these aligned; the flips also keep ``instance_masks``
-(N x H x W) aligned.
+an RGB PIL image after RandAugment, or after a crop that hands one over to the transforms that take
+one, those with ``takes_pil``) and, for dense or box tasks, ``mask`` (H x W), ``box_coordinates``
+(N x 4, x1 y1 x2 y2) and ``box_labels`` (N,). Transforms keep these aligned; the flips also keep
+``instance_masks`` (N x H x W) aligned.
 
 A transform names the random generators it draws from in ``draws`` (see
 :mod:`utils.random_state`): only those are seeded for each sample.
@@ -59,6 +60,20 @@ def resize_image(image: np.ndarray, width: int, height: int, interpolation: Inte
 
         return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
     return cv2.resize(image, dsize=(width, height), interpolation=interpolation)
+
+
+def pil_rgb_crop(image: np.ndarray, top: int, left: int, height: int, width: int) -> Any:
+    """The ``height`` x ``width`` crop at (``top``, ``left``) of an H x W x 3 uint8 BGR array, as an
+    RGB PIL image: PIL unpacks the crop's rows straight from the array, swapping the channels on the
+    way (one copy, where cropping, then handing over and converting would make three)."""
+    from PIL import Image
+
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+    image = np.ascontiguousarray(image)
+    row = image.strides[0]
+    start = top * row + left * image.strides[1]
+    return Image.frombuffer("RGB", (width, height), image.reshape(-1)[start:], "raw", "BGR", row, 1)
 
 
 def pair(size: Size) -> Tuple[int, int]:

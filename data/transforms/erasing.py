@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Dict
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -55,6 +56,8 @@ class RandomErase:
         if self.mode not in MODES:
             raise ConfigError(f"{_KEY}.mode: choose one of {', '.join(MODES)}, got {self.mode!r}")
         self.eraser = _eraser(self.mode == "pixel")
+        # torchvision compares its draw with p in float32 (p rounded to it): the same test, in Python
+        self.threshold = float(np.float32(self.p))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -68,7 +71,7 @@ class RandomErase:
         return parser
 
     def __call__(self, data: Sample) -> Sample:
-        erasing = bool(torch.rand(1) < self.p)  # torchvision's random application
+        erasing = torch.rand(1).item() < self.threshold  # torchvision's random application
         if self.mode == "pixel":
             data["erase"] = {"rng": torch.get_rng_state() if erasing else _NO_STATE}
             return data

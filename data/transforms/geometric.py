@@ -9,8 +9,9 @@ from typing import Any, Optional, Tuple
 import cv2
 import numpy as np
 
-from data.transforms.base import (INTERPOLATIONS, RESIZE_INTERPOLATIONS, TRANSFORM_REGISTRY, Sample, Size, crop_sample,
-                                  cv2_interpolation, pair, resize_interpolation, resize_sample)
+from data.transforms.base import (INTERPOLATIONS, PIL_BICUBIC, RESIZE_INTERPOLATIONS, TRANSFORM_REGISTRY, Sample, Size,
+                                  crop_sample, cv2_interpolation, pair, pil_rgb_crop, resize_interpolation,
+                                  resize_sample)
 from utils.errors import ConfigError
 from utils.opts import add_options
 
@@ -68,7 +69,13 @@ class CenterCrop:
 
 @TRANSFORM_REGISTRY.register("random_resized_crop")
 class RandomResizedCrop:
-    """Crop a random area (``scale``) and aspect ratio, then resize to ``size``."""
+    """Crop a random area (``scale``) and aspect ratio, then resize to ``size``.
+
+    With PIL's bicubic filter the crop is resized as a PIL image; when :attr:`hands_over_pil` is set
+    (by a chain whose later transforms all take one, see
+    :func:`data.transforms.classification_training_transforms`), the result stays an RGB PIL image
+    for them instead of coming back to a BGR array: the pixels are the same, the copies fewer.
+    """
 
     draws = ("python",)
 
@@ -85,6 +92,12 @@ class RandomResizedCrop:
         self.ratio = (round(ratio[0], 3), round(ratio[1], 3))
         name = getattr(opts, "image_augmentation.random_resized_crop.interpolation")
         self.interpolation = resize_interpolation(name, "image_augmentation.random_resized_crop.interpolation")
+        self.hands_over_pil = False
+
+    @property
+    def can_hand_over_pil(self) -> bool:
+        """Whether the crop can come out as an RGB PIL image (it is resized by PIL)."""
+        return self.interpolation == PIL_BICUBIC
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -119,6 +132,12 @@ class RandomResizedCrop:
 
     def __call__(self, data: Sample) -> Sample:
         top, left, h, w = self.get_params(*data["image"].shape[:2])
+        if self.hands_over_pil and data.get("mask") is None:
+            from PIL import Image
+
+            crop = pil_rgb_crop(data["image"], top, left, h, w)
+            data["image"] = crop.resize(self.size[::-1], Image.Resampling.BICUBIC)
+            return data
         return resize_sample(crop_sample(data, top, left, h, w), self.size, self.interpolation)
 
     def __repr__(self) -> str:
@@ -239,6 +258,12 @@ class RandomScale:
 
 
 def _flip(data: Sample, horizontal: bool) -> Sample:
+    if not isinstance(data["image"], np.ndarray):  # an RGB PIL image: a classification sample, image alone
+        from PIL import Image
+
+        axis = Image.Transpose.FLIP_LEFT_RIGHT if horizontal else Image.Transpose.FLIP_TOP_BOTTOM
+        data["image"] = data["image"].transpose(axis)
+        return data
     code = 1 if horizontal else 0
     img = cv2.flip(data["image"], code)
     data["image"] = img
@@ -264,6 +289,7 @@ class _RandomAxisFlip:
     name = ""
     horizontal = True
     draws = ("python",)
+    takes_pil = True  # an RGB PIL image is flipped as one
 
     def __init__(self, opts: Any) -> None:
         self.p = float(getattr(opts, f"image_augmentation.{self.name}.p"))
@@ -298,6 +324,7 @@ class RandomFlip:
     """With equal chances: a vertical flip, a horizontal flip, or none."""
 
     draws = ("python",)
+    takes_pil = True  # an RGB PIL image is flipped as one
 
     def __init__(self, opts: Any) -> None:
         pass

@@ -10,7 +10,8 @@ where timm keeps 1). timm's ops work on PIL images in RGB order: the BGR image o
 handed over in RGB, so that Color and Contrast (whose grey level weighs R, G and B differently) and
 the fill of the geometric ops (the normalisation mean, in RGB) meet the channels they expect, and
 the result stays an RGB PIL image: the tensor conversion that follows takes it as it is (one
-conversion each way, none back to BGR).
+conversion each way, none back to BGR). In the recipe's chain the crop already comes as an RGB PIL
+image (see :class:`~data.transforms.geometric.RandomResizedCrop`): no conversion at all.
 """
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ class RandAugment:
     """
 
     draws = ("python", "numpy")  # timm draws the ops with NumPy, their application and magnitude with random
+    takes_pil = True  # an RGB PIL image (from the crop) goes in as it is
 
     def __init__(self, opts: Any, size: Size) -> None:
         from timm.data.auto_augment import rand_augment_transform

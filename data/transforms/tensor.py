@@ -11,7 +11,8 @@ prefetcher does). :func:`image_to_tensor` and :class:`ToTensor` do both, for sin
 (evaluation scripts, the benchmark, exporters); the datasets end with :class:`ToUint8Tensor`.
 
 A sample's image is an H x W x 3 uint8 array in OpenCV's BGR order, or a PIL image in RGB (what
-:class:`~data.transforms.rand_augment.RandAugment` hands on): each layout is converted once.
+:class:`~data.transforms.rand_augment.RandAugment` hands on, and a random resized crop resized by
+PIL): each layout is converted once, a PIL image by packing its bands into the planes.
 """
 from __future__ import annotations
 
@@ -80,15 +81,13 @@ class InputConvention:
     def to_uint8(self, image: Any) -> torch.Tensor:
         """A 3 x H x W uint8 tensor with the channels in :attr:`channel_order`, from an H x W x 3 uint8
         BGR array or an RGB PIL image."""
-        if isinstance(image, np.ndarray):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
-            swap = self.channel_order == "rgb"
-        else:
+        if not isinstance(image, np.ndarray):
             if image.mode != "RGB":
                 raise ValueError(f"expected an RGB PIL image, got mode {image.mode}")
-            image, swap = np.asarray(image), self.channel_order == "bgr"
-        if swap:
+            return _pil_planes(image, self.channel_order.upper())
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+        if self.channel_order == "rgb":
             image = image[..., ::-1]
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
 
@@ -115,6 +114,17 @@ class InputConvention:
     def __call__(self, image: Any) -> torch.Tensor:
         """The float model input of one image (see :meth:`to_uint8` and :meth:`normalise`)."""
         return self.normalise(self.to_uint8(image))
+
+
+def _pil_planes(image: Any, order: str) -> torch.Tensor:
+    """The 3 x H x W uint8 tensor of an RGB PIL image, its channels in ``order`` (``"RGB"`` or
+    ``"BGR"``): PIL packs each band into its plane (as cheap as packing the pixels, and no
+    transposition after)."""
+    width, height = image.size
+    planes = np.empty((3, height, width), np.uint8)
+    for plane, band in zip(planes, order):
+        plane[...] = np.frombuffer(image.tobytes("raw", band), np.uint8).reshape(height, width)
+    return torch.from_numpy(planes)
 
 
 class DeviceNormaliser:

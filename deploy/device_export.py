@@ -50,8 +50,7 @@ def export_device(opts: Any, model: nn.Module, example: Tensor, path: Path, fuse
         model: the model, in eval mode.
         example: a random input of the exported size.
         path: the file (or Core ML package folder) to write.
-        fuse: fold the model for inference first (ONNX and Core ML; ExecuTorch's XNNPACK lowering
-            folds batch norms itself and takes the unfolded model).
+        fuse: fold the model for inference first.
 
     Returns:
         What the sidecar records beyond the common entries: ``parity_max_relative_error`` (float32),
@@ -61,9 +60,8 @@ def export_device(opts: Any, model: nn.Module, example: Tensor, path: Path, fuse
     task = getattr(opts, "dataset.category")
     size = tuple(example.shape[-2:])
     reference = export.deployed(model, size)
-    with export.onnx_implementation(int8=fmt == "onnx" and quantize == "int8"):
-        module = export.deployed(fuse_for_inference(model, size), size) if fuse and fmt != "executorch" \
-            else reference
+    with export.exported_implementation(int8=fmt == "onnx" and quantize == "int8"):
+        module = export.deployed(fuse_for_inference(model, size), size) if fuse else reference
         if fmt == "coreml":
             spec = export_coreml(module, example, path, model.output_names)
             print(NOT_RUN if not RUNS_HERE else "Core ML package written and its specification checked")

@@ -6,8 +6,9 @@ activations calibrated on the calibration images); the layer groups whose quanti
 hurts stay float32 (:mod:`deploy.quantize`), measured on the quantized PyTorch graph before it is
 lowered.
 
-The exported module is the unfolded model: XNNPACK folds batch norms into the convolutions itself
-while lowering, and the folded ParC blocks' plans do not run in its delegate.
+The exported module is the folded model (``cvnets.misc.fuse``) with ParC convolutions as circulant
+matrix products: the unfolded model would rebuild each ParC convolution's circulant index at every
+run, outside the delegate.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from deploy.quantize import choose_float_groups, settings_record
 from utils.io import write_bytes
 
 SCHEME = {"quantizer": "XNNPACKQuantizer (PT2E)", "weights": "int8, symmetric, per channel",
-          "activations": "int8, min-max calibration", "delegate": "XNNPACK"}
+          "activations": "int8, per tensor, histogram calibration", "delegate": "XNNPACK"}
 
 
 def _stack(node: torch.fx.Node) -> Stack:
@@ -42,16 +43,24 @@ def graph_groups(graph: torch.fx.GraphModule) -> List[str]:
     return [group for group in GROUPS if group in found]
 
 
+CALIBRATION_BATCH = 32  # images per calibration step: a histogram observer's cost is mostly per call
+
+
+def _batches(images: Tensor) -> List[Tensor]:
+    return list(torch.split(images, CALIBRATION_BATCH))
+
+
 def _outputs(module: Any, images: Tensor) -> List[np.ndarray]:
     with torch.no_grad():
-        parts = [module(images[i:i + 1]) for i in range(len(images))]
+        parts = [module(batch) for batch in _batches(images)]
     parts = [list(p) if isinstance(p, (tuple, list)) else [p] for p in parts]
     return [torch.cat(outs).numpy() for outs in zip(*parts)]
 
 
 def quantized_graph(graph: torch.fx.GraphModule, images: Tensor, keep_float: Sequence[str]) -> torch.fx.GraphModule:
-    """``graph`` (from ``torch.export(...).module()``) quantized by PT2E with the XNNPACK quantizer,
-    calibrated on ``images``, the operations of the ``keep_float`` groups left float32."""
+    """``graph`` (from ``torch.export(...).module()`` with a dynamic batch, :func:`_calibration_graph`)
+    quantized by PT2E with the XNNPACK quantizer, calibrated on ``images`` in batches, the operations
+    of the ``keep_float`` groups left float32."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
                                                                           get_symmetric_quantization_config)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
@@ -60,9 +69,17 @@ def quantized_graph(graph: torch.fx.GraphModule, images: Tensor, keep_float: Seq
     quantizer.set_filter_function(lambda node: group_of(_stack(node)) not in keep_float)
     prepared = prepare_pt2e(copy.deepcopy(graph), quantizer)
     with torch.no_grad():
-        for i in range(len(images)):
-            prepared(images[i:i + 1])
+        for batch in _batches(images):
+            prepared(batch)
     return convert_pt2e(prepared)
+
+
+def _calibration_graph(module: nn.Module, example: Tensor) -> torch.fx.GraphModule:
+    """``module`` exported with a dynamic batch (calibrated and measured in batches; the program is
+    exported again at the example's batch when lowered)."""
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    pair = example[:1].expand(2, *example.shape[1:]).contiguous()  # batch 1 would be taken as a constant
+    return torch.export.export(module, (pair,), dynamic_shapes=({0: batch},)).module()
 
 
 def lower(module: nn.Module, example: Tensor, path: Path) -> None:
@@ -97,7 +114,7 @@ def export_executorch(module: nn.Module, example: Tensor, path: Path, task: Opti
         if images is None:
             lower(module, example, path)
             return None
-        graph = torch.export.export(module, (example,)).module()
+        graph = _calibration_graph(module, example)
         references = _outputs(module, images)
 
         def measure(keep: Tuple[str, ...]) -> float:

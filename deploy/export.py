@@ -36,9 +36,10 @@ def deployed(model: nn.Module, input_size: Sequence[int]) -> nn.Module:
     return model.eval().deployable(input_size).eval()
 
 
-def onnx_implementation(int8: bool = False) -> Any:
-    """A context in which ParC convolutions take a form every ONNX runtime runs: matrix products
-    with circulant matrices in float32; for INT8, depth-wise convolutions over the input
+def exported_implementation(int8: bool = False) -> Any:
+    """A context in which ParC convolutions take a form every ONNX runtime and ExecuTorch's XNNPACK
+    delegate run: matrix products with circulant matrices in float32 (and in ExecuTorch, whose INT8
+    keeps them float32 or quantizes them itself); for INT8 ONNX, depth-wise convolutions over the input
     concatenated with itself, which quantized runtimes run in their channels-last layout (the
     matrix products need the transposes of the channels-first layout around them, which cost
     INT8 onnxruntime more than the products themselves)."""

@@ -72,7 +72,7 @@ def export_model(opts: Any) -> List[Path]:
         "outputs": list(model.output_names),
         "format": fmt,
         "onnx_exporter": exporter if fmt == "onnx" else None,
-        "fused": fuse and fmt != "executorch",
+        "fused": fuse,
         **checked,
         "torch_version": torch.__version__,
     }
@@ -89,7 +89,7 @@ def float32_export(model: torch.nn.Module, example: torch.Tensor, path: Path, fm
     relative error."""
     h, w = example.shape[-2:]
     reference = export.deployed(model, (h, w))
-    with export.onnx_implementation() if fmt == "onnx" else nullcontext():
+    with export.exported_implementation() if fmt == "onnx" else nullcontext():
         module = export.deployed(fuse_for_inference(model, (h, w)), (h, w)) if fuse else reference
         export.export_module(module, example, fmt, path, model.output_names, exporter, dynamic)
     runner = export.load_runner(path, fmt)

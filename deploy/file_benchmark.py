@@ -43,17 +43,17 @@ def int8_for_timing(model: nn.Module, task: str, x: Tensor, backend: str, images
     """Export ``model`` in INT8 for ``backend``, calibrated on ``images``, and return a run on ``x``."""
     size = tuple(x.shape[-2:])
     path = folder / f"{id(model)}_int8{SUFFIX[backend]}"
-    with export.onnx_implementation(int8=backend == "onnxruntime"):
+    with export.exported_implementation(int8=backend == "onnxruntime"):
+        folded = export.deployed(fuse_for_inference(model, size), size)
         if backend == "executorch":
             from deploy.executorch_export import export_executorch
 
-            record, _ = export_executorch(export.deployed(model, size), x[:1], path, task, images)
+            record, _ = export_executorch(folded, x[:1], path, task, images)
         else:
             from deploy.quantize_onnx import quantize_onnx
 
             float_path = path.with_name("float32_" + path.name)
-            export.export_module(export.deployed(fuse_for_inference(model, size), size), x[:1], "onnx", float_path,
-                                 model.output_names)
+            export.export_module(folded, x[:1], "onnx", float_path, model.output_names)
             record, _ = quantize_onnx(float_path, path, images, task, 1, export.INPUT_NAME,
                                       lambda file: export.load_runner(file, "onnx"))
     print(f"  {backend} int8 export: kept float32: {', '.join(record['kept_float32']) or 'none'}")

@@ -2,7 +2,7 @@
 channel (symmetric), activations uint8 calibrated by min-max on the calibration images; the layer
 groups that hurt accuracy stay float32 (``nodes_to_exclude``, chosen by :mod:`deploy.quantize`).
 
-The float32 source is exported for INT8 (:func:`deploy.export.onnx_implementation`): its ParC
+The float32 source is exported for INT8 (:func:`deploy.export.exported_implementation`): its ParC
 convolutions are depth-wise convolutions, quantized per channel like the others. Layer norms'
 scales (MobileViT) are quantized per element."""
 from __future__ import annotations

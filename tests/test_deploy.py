@@ -212,7 +212,7 @@ def test_eval_cls_of_an_executorch_program_gives_the_pytorch_predictions(digits,
     pytest.importorskip("executorch")
     path, metadata = export_file(digits, "float.pte", "--export.format", "executorch")
     assert "parity (executorch runtime vs PyTorch, batch 1)" in capsys.readouterr().out
-    assert metadata["parity_max_relative_error"] <= 1e-4 and metadata["delegate"] == "XNNPACK"
+    assert metadata["parity_max_relative_error"] <= 1e-4 and metadata["delegate"] == "XNNPACK" and metadata["fused"]
     expected = evaluate(digits, "pytorch_pte")
     got = evaluate(digits, "pte", "--inference.model", str(path), "--inference.backend", "executorch")
     assert got["top1"] == expected["top1"] and got["top5"] == expected["top5"]
@@ -236,3 +236,24 @@ def test_coreml_package_is_checked_by_its_specification(digits, capsys):
     assert path.is_dir() and metadata["coreml"]["specification"] == {"inputs": {"image": [1, 3, 48, 48]},
                                                                    "outputs": ["logits"]}
     assert "Core ML models run only on macOS and iOS" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_folded_parc_block_with_its_position_maps_runs_in_executorch(tmp_path):
+    # the XNNPACK runtime refused the constant position maps added as 4-D operands (shape propagation)
+    pytest.importorskip("executorch")
+    from cvnets.modules import parc
+    from cvnets.modules.parc_block import ParCBlock
+    from cvnets.modules.parc_fused import FusedParCBlock
+    from deploy.executorch_export import load_program, lower
+
+    torch.manual_seed(0)
+    block = ParCBlock(16, 16, "interpolation_bilinear", use_pe=True, ffn_dim=32).eval()
+    x = torch.rand(1, 32, 16, 16)
+    folded = FusedParCBlock(block).eval()
+    with parc.using_implementation("circulant"):
+        folded.prepare(16, 16)
+        lower(folded, x, tmp_path / "block.pte")
+    out = torch.from_numpy(load_program(tmp_path / "block.pte")(x.numpy())[0])
+    with torch.no_grad():
+        assert torch.allclose(out, block(x), atol=1e-5)

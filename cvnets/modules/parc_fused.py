@@ -85,6 +85,14 @@ class PlannedModule(nn.Module):
         self._prepared[key] = len(tensors)
 
 
+def _add_map(x: Tensor, constant: Tensor) -> Tensor:
+    """``x + constant`` for a constant ``1 x C x H x W`` map, summed over flattened pixels: the same
+    numbers, in a form ExecuTorch's XNNPACK delegate runs (a 4-D constant operand of an addition
+    makes it fail to propagate shapes at run time)."""
+    n, c, h, w = x.shape
+    return (x.flatten(2) + constant.flatten(2)).view(n, c, h, w)
+
+
 class FusedParCBlock(PlannedModule):
     """A :class:`~cvnets.modules.parc_block.ParCBlock` in eval mode with its pre-norms and
     position embeddings folded into scaled kernels and two constant maps; ``ffn`` and ``ca`` are
@@ -141,14 +149,14 @@ class FusedParCBlock(PlannedModule):
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
         (impl_h, impl_w), (k_1h, k_1w, k_2w, k_2h, b_1, b_2) = self._plan(h, w, x)
-        x_1, x_2 = torch.chunk(x, 2, dim=1)
+        x_1, x_2 = x[:, :self.dim], x[:, self.dim:]  # slices: ExecuTorch's XNNPACK delegate takes them, not a split
         y_1 = parc_depthwise(x_1, k_1h, impl_h, None, axis=2)
         y_2 = parc_depthwise(x_2, k_1w, impl_w, None, axis=3)
         if self.mid_mix:
             y_1, y_2 = _shuffle_halves(y_1, y_2)
         y_1 = parc_depthwise(y_1, k_2w, impl_w, None, axis=3)
         y_2 = parc_depthwise(y_2, k_2h, impl_h, None, axis=2)
-        out = torch.cat((x_1 + y_1 + b_1, x_2 + y_2 + b_2), dim=1)
+        out = torch.cat((_add_map(x_1 + y_1, b_1), _add_map(x_2 + y_2, b_2)), dim=1)
         mixed = self.ffn(out)
         return out + (self.ca(mixed) if self.ca is not None else mixed)
 

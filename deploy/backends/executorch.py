@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import ContextManager, Optional, Sequence
 
 from torch import Tensor, nn
 
+from deploy import export
 from deploy.backends.base import BACKEND_REGISTRY, FileRun, InferenceBackend, Run
 from deploy.executorch_export import export_executorch, load_program
 from deploy.optional import is_installed
@@ -17,12 +18,13 @@ from deploy.optional import is_installed
 @BACKEND_REGISTRY.register("executorch")
 class ExecuTorchBackend(InferenceBackend):
     """The module lowered to XNNPACK in an ExecuTorch program (in a temporary folder kept while the
-    backend is), run by the ExecuTorch runtime. The module is not folded first: XNNPACK folds batch
-    norms itself while lowering (see :mod:`deploy.executorch_export`)."""
+    backend is), run by the ExecuTorch runtime; its ParC convolutions are circulant matrix products."""
 
     channels_last = False
-    folds = False
     formats = ("executorch",)
+
+    def implementation(self) -> ContextManager:
+        return export.exported_implementation()
 
     def missing(self) -> Optional[str]:
         return None if is_installed("executorch") else "the optional executorch package (pip install executorch)"

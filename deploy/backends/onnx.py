@@ -25,7 +25,7 @@ class ExportedBackend(InferenceBackend):
     formats = ("onnx",)
 
     def implementation(self) -> ContextManager:
-        return export.onnx_implementation()
+        return export.exported_implementation()
 
     def export_onnx(self, module: nn.Module, x: Tensor, output_names: Sequence[str]) -> Path:
         self._folder = tempfile.TemporaryDirectory(prefix="parc_benchmark_")

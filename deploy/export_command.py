@@ -86,7 +86,10 @@ def export_model(opts: Any) -> List[Path]:
             checked = {"parity_max_relative_error": float32_export(model, example, file, fmt, fuse, exporter,
                                                                    dynamic)}
         metadata = _metadata(opts, model, checked, (h, w))
-        export.write_metadata(file, fmt, metadata) if fmt in FORMATS else write_sidecar(file, metadata)
+        if fmt in FORMATS:
+            export.write_metadata(file, fmt, metadata)  # and into the ONNX file
+        else:
+            write_sidecar(file, metadata)
     print(f"exported {task} model to {path} ({fmt}{', ' + exporter + ' exporter' if fmt == 'onnx' else ''}, "
           f"input {'N' if dynamic else 1} x 3 x {h} x {w})")
     return [path, sidecar]

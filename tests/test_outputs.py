@@ -20,7 +20,7 @@ from engine.run_folder import RunFolder
 from helpers_training import DEMO_CONFIG, write_small_digits
 from options import get_eval_arguments
 from utils.entry import run_entry
-from utils.errors import OutputExistsError
+from utils.errors import ConfigError, OutputExistsError
 from utils.outputs import replace_path, staged
 
 SCRIPTS = {"classification": (DEMO_CONFIG, eval_cls),
@@ -46,6 +46,13 @@ def test_staged_files_reach_their_targets_only_when_the_work_ends_well(tmp_path)
         model.write_text("new")
         sidecar.write_text("{}")
     assert listing(tmp_path) == {"m.bin": b"new", "m.bin.json": b"{}"}
+
+
+def test_staging_where_no_folder_can_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.raises(ConfigError, match=f"^cannot write {tmp_path / 'file' / 'm.bin'}: "):
+        with staged([tmp_path / "file" / "m.bin"]):
+            raise AssertionError("the block ran")
 
 
 @pytest.mark.parametrize("earlier", ["folder", "file"])

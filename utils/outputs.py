@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, List, Sequence
 
-from utils.errors import OutputExistsError
+from utils.errors import ConfigError, OutputExistsError
 from utils.io import shown, temporary_path
 
 
@@ -72,13 +72,17 @@ def staged(targets: Sequence[os.PathLike]) -> Iterator[List[Path]]:
     Yields:
         The staged path of each target, in a temporary folder beside them. When the block ends
         normally each is renamed over its target, in order (:func:`replace_path`); when it raises,
-        the temporary folder is removed and nothing is renamed.
+        the temporary folder is removed and nothing is renamed. A folder that cannot be written
+        into is a :class:`~utils.errors.ConfigError` naming the first target.
     """
     targets = [Path(target) for target in targets]
     folder = temporary_path(targets[0])
-    if os.path.lexists(folder):  # left by an earlier process of this number, which is gone
-        _remove(folder)
-    folder.mkdir(parents=True)
+    try:
+        if os.path.lexists(folder):  # left by an earlier process of this number, which is gone
+            _remove(folder)
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {shown(targets[0])}: {exc.strerror or exc}") from None
     try:
         paths = [folder / target.name for target in targets]
         yield paths

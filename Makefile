@@ -44,14 +44,17 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# --overwrite: the generated set (data/demo/generated/, nothing else) is written again, the same
+# pictures for the same seed, and replaces the earlier one once complete
 demo-data: $(STAMP)
-	$(PY) -m data.demo.prepare --task classification --out $(DEMO_DATA)/digits
+	$(PY) -m data.demo.prepare --task classification --out $(DEMO_DATA)/digits --overwrite
 
 # --common.auto-resume: continue results/$(DEMO_RUN) after an interruption; a complete run says so
+# --evaluation.overwrite: evaluating the run again replaces its earlier eval_metrics.json
 demo: demo-data
 	$(PY) main_train.py --common.config-file $(DEMO_CONFIG) --common.run-label $(DEMO_RUN) --common.auto-resume
 	$(PY) eval_cls.py --common.config-file $(DEMO_CONFIG) --common.run-label $(DEMO_RUN) \
-		--model.classification.pretrained results/$(DEMO_RUN)/checkpoint_ema_avg.pt
+		--model.classification.pretrained results/$(DEMO_RUN)/checkpoint_ema_avg.pt --evaluation.overwrite
 	@echo "metrics: results/$(DEMO_RUN)/eval_metrics.json"
 
 $(BACKBONE):
@@ -59,12 +62,13 @@ $(BACKBONE):
 
 # $(call task_demo,task,data folder,config,evaluation script,run label,data task,evaluation options):
 # prepare the data, train from the demo backbone (continuing an interrupted run; a complete run says
-# so), evaluate the EMA average on the held-out split
+# so), evaluate the EMA average on the held-out split (replacing the run's earlier evaluation), as
+# make demo does
 define task_demo
-	$(PY) -m data.demo.prepare --task $(6) --out $(DEMO_DATA)/$(2)
+	$(PY) -m data.demo.prepare --task $(6) --out $(DEMO_DATA)/$(2) --overwrite
 	$(PY) main_train.py --common.config-file $(3) --model.classification.pretrained $(BACKBONE) --common.auto-resume
 	$(PY) $(4) --common.config-file $(3) --model.$(1).pretrained results/$(5)/checkpoint_ema_avg.pt \
-		--evaluation.$(1).mode validation_set $(7)
+		--evaluation.$(1).mode validation_set --evaluation.overwrite $(7)
 	@echo "metrics: results/$(5)/eval_metrics.json"
 endef
 

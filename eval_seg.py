@@ -18,6 +18,9 @@ modes write the colour PNGs when none is asked for. Every file written is listed
 of main_export.py (its ``FILE.json`` gives task, input size and outputs) instead of the config's
 PyTorch model, with the same data and the same metrics code (deploy/deployed.py); inputs of another
 size are resized to the export's.
+
+An earlier evaluation's results in the run folder (the files above, or an image folder) stop the
+command before the model is built; ``--evaluation.overwrite`` replaces them (engine/eval_outputs.py).
 """
 from __future__ import annotations
 
@@ -32,8 +35,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
 
     opts = get_eval_arguments(args, task="segmentation")  # --help and bad options answer before the engine is imported
     from deploy.deployed import load_deployed
+    from engine.eval_outputs import check_evaluation_outputs
     from engine.eval_tasks import run_evaluation
 
+    check_evaluation_outputs(opts, "segmentation")
     run_evaluation(opts, "segmentation", load_deployed(opts, "segmentation")).report()
 
 

@@ -27,7 +27,8 @@ DataLoader (images per CPU-second, loading processes included, and per wall-seco
 ``--benchmark.parc-crossover`` times one ParC convolution per implementation on growing feature
 maps. ``--benchmark.plot DIR`` measures every named model that has a published result, draws the
 result charts (accuracy against parameters, MACs and latency per task) into DIR and lists the
-files written.
+files written; when one of them exists, it stops before measuring unless ``--benchmark.overwrite``
+is given.
 Exported files (deploy/file_benchmark.py, batch 1): ``--inference.model FILE`` times an export of
 main_export.py on ``--benchmark.backend`` (onnxruntime, executorch) alongside the other models;
 ``--export.quantize int8`` times each model's float32 and INT8 exports side by side and prints the

@@ -12,6 +12,11 @@ unfolded PyTorch model's by more than 1e-4 (max relative error). The input size,
 outputs are recorded in ``<output>.json`` (and in the ONNX file's metadata); both files are listed
 at the end. The work is done by deploy/export_command.py.
 
+An existing ``--export.output`` (or its ``.json``) stops the command before any work;
+``--export.overwrite`` replaces them. Both files are written under temporary names beside the output
+and moved into place only once the check passed: a failed export leaves no file behind, and an
+earlier export as it was.
+
 For edge devices (deploy/device_export.py): ``--export.format executorch`` writes an ExecuTorch
 program (``.pte``, XNNPACK delegate) checked in the ExecuTorch runtime, ``--export.format coreml`` a
 Core ML package (``.mlpackage``) checked by reading its specification back (Core ML runs only on

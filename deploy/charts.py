@@ -18,6 +18,7 @@ from utils.zoo import MODEL_ZOO, zoo_entry
 from utils import logger
 from utils.charts import plot_tradeoffs
 from utils.io import write_json
+from utils.outputs import refuse_to_replace
 
 TASK_METRICS = {"classification": ("top1", "ImageNet-1k top-1 (%)"),
                 "detection": ("AP", "COCO box AP (SSD)"),
@@ -30,6 +31,15 @@ def chart_models(opts: Any) -> List[str]:
     for name in names:
         zoo_entry(name)
     return list(names)
+
+
+def chart_files(names: Sequence[str], out_dir: Path) -> List[Path]:
+    """The files the charts of ``names`` take: ``benchmark.json`` and one chart per task in which one of
+    the models has a published result (in the task's metric)."""
+    tasks = [task for task, (metric, _) in TASK_METRICS.items()
+             if any(zoo_entry(name).task == task and getattr(PUBLISHED.get(name), "metric", None) == metric
+                    for name in names)]
+    return [out_dir / "benchmark.json"] + [out_dir / f"{task}.png" for task in tasks]
 
 
 def measure_models(names: Sequence[str], build: Callable[[str], nn.Module], input_size: Optional[Tuple[int, int]],
@@ -82,12 +92,16 @@ def benchmark_charts(opts: Any, build: Callable[[str], nn.Module]) -> List[Path]
         build: makes a named model (:func:`parcnet.create_model`).
 
     Returns:
-        The files written: ``benchmark.json`` and the charts.
+        The files written: ``benchmark.json`` and the charts. When one of them exists, the command
+        stops before measuring (an :class:`~utils.errors.OutputExistsError`) unless
+        ``benchmark.overwrite`` is given.
     """
     out_dir = Path(getattr(opts, "benchmark.plot"))
-    out_dir.mkdir(parents=True, exist_ok=True)
     fixed = given_size(getattr(opts, "benchmark.input_size"), "benchmark.input_size")
     names = chart_models(opts)
+    if not getattr(opts, "benchmark.overwrite"):
+        refuse_to_replace(chart_files(names, out_dir), "benchmark.overwrite")
+    out_dir.mkdir(parents=True, exist_ok=True)
     logger.log(f"Measuring {len(names)} models: {', '.join(names)}")
     rows = measure_models(names, build, fixed, opts)
     threads = torch.get_num_threads()

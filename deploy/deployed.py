@@ -24,6 +24,7 @@ from cvnets.models.base import Detections
 from cvnets.models.detection.ssd import select_detections
 from deploy.backends import BACKEND_REGISTRY, require_backend
 from deploy.backends.base import FileRun as Run
+from deploy.export import sidecar_path
 from utils.errors import ConfigError
 
 PYTORCH = "pytorch"  # inference.backend's default: the config's model, or a TorchScript / torch.export file
@@ -31,7 +32,7 @@ PYTORCH = "pytorch"  # inference.backend's default: the config's model, or a Tor
 
 def read_sidecar(path: Path) -> Dict[str, Any]:
     """The metadata ``main_export.py`` wrote beside the export at ``path`` (``<path>.json``)."""
-    sidecar = path.with_name(path.name + ".json")
+    sidecar = sidecar_path(path)
     if not path.is_file():
         raise ConfigError(f"inference.model: no such file: {path}")
     if not sidecar.is_file():

@@ -109,9 +109,7 @@ def _onnx_int8(opts: Any, module: nn.Module, reference: nn.Module, example: Tens
 
 def write_sidecar(path: Path, metadata: Dict[str, Any]) -> Path:
     """Write ``metadata`` to ``<path>.json`` (beside a file or a Core ML package folder)."""
-    sidecar = path.with_name(path.name + ".json")
-    write_text(json.dumps(metadata, indent=2) + "\n", sidecar)
-    return sidecar
+    return write_text(json.dumps(metadata, indent=2) + "\n", export.sidecar_path(path))
 
 
 def _report(task: str, record: Dict[str, Any], measured: Dict[str, float], count: int) -> None:

@@ -106,6 +106,11 @@ def load_runner(path: Path, fmt: str, threads: int = 0) -> Runner:
     return run
 
 
+def sidecar_path(path: Path) -> Path:
+    """The metadata file of the export at ``path``: ``<path>.json``."""
+    return path.with_name(path.name + ".json")
+
+
 def write_metadata(path: Path, fmt: str, metadata: Dict[str, Any]) -> Path:
     """Write ``metadata`` to ``<path>.json`` and, for ONNX, into the model's metadata properties."""
     if fmt == "onnx":
@@ -117,6 +122,4 @@ def write_metadata(path: Path, fmt: str, metadata: Dict[str, Any]) -> Path:
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, json.dumps(value)
         onnx.save(proto, str(path))
-    sidecar = path.with_name(path.name + ".json")
-    write_text(json.dumps(metadata, indent=2) + "\n", sidecar)
-    return sidecar
+    return write_text(json.dumps(metadata, indent=2) + "\n", sidecar_path(path))

@@ -1,11 +1,16 @@
 """``main_export.py``: export the configured model, check the export in its own runtime against the
 unfolded PyTorch model (or, for INT8, its agreement with the float32 model; see
-:mod:`deploy.device_export` for the edge-device formats), and record what it takes and gives."""
+:mod:`deploy.device_export` for the edge-device formats), and record what it takes and gives.
+
+An existing ``export.output`` (or its sidecar) stops the command before any work unless
+``export.overwrite`` is given. The export and its sidecar are written under temporary names beside
+the output and moved into place only once the check passed: a failed export leaves no file, and
+an earlier export as it was."""
 from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 
@@ -18,6 +23,7 @@ from deploy.input_size import input_size
 from deploy.options import DEVICE_FORMATS, FORMATS
 from deploy.parity import PARITY_TOLERANCE, check_export
 from utils.errors import ConfigError
+from utils.outputs import refuse_to_replace, staged
 
 RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported_program": "torch.export.load"}
 
@@ -27,6 +33,19 @@ def input_convention(opts: Any) -> Dict[str, Any]:
     convention = InputConvention.from_opts(opts)
     return {"channel_order": convention.channel_order, "scale": "pixel values / 255",
             "mean_rgb": convention.mean_rgb(), "std_rgb": convention.std_rgb()}
+
+
+def check_output(path: Path, fmt: str, overwrite: bool) -> None:
+    """Refuse, before any work, an ``export.output`` that exists or whose sidecar does (unless
+    ``overwrite``), a folder in place of a file, and a Core ML package not named ``*.mlpackage``."""
+    if fmt == "coreml" and path.suffix != ".mlpackage":
+        raise ConfigError(f"export.output {path}: a Core ML package's name ends with .mlpackage")
+    targets = [path, export.sidecar_path(path)]
+    folder = next((t for t in targets if t.is_dir() and not (fmt == "coreml" and t == path)), None)
+    if folder is not None:
+        raise ConfigError(f"export.output: {folder} is a folder, which an export does not replace; give another name")
+    if not overwrite:
+        refuse_to_replace(targets, "export.overwrite")
 
 
 def export_model(opts: Any) -> List[Path]:
@@ -39,11 +58,14 @@ def export_model(opts: Any) -> List[Path]:
 
     Returns:
         The files written: the export and its metadata (``<output>.json``). A parity failure is an
-        :class:`~utils.errors.ExportError`.
+        :class:`~utils.errors.ExportError` (and writes nothing); an existing output without
+        ``export.overwrite`` an :class:`~utils.errors.OutputExistsError`.
     """
     fmt, output = getattr(opts, "export.format"), getattr(opts, "export.output")
     if not output:
         raise ConfigError("export.output is not set: give the file to write (--export.output model.onnx)")
+    path = Path(output)
+    check_output(path, fmt, bool(getattr(opts, "export.overwrite")))
     h, w = input_size(opts, "export.input_size")
     task = getattr(opts, "dataset.category")
     fuse, dynamic = bool(getattr(opts, "inference.fuse")), bool(getattr(opts, "export.dynamic_batch"))
@@ -56,12 +78,29 @@ def export_model(opts: Any) -> List[Path]:
 
     model = get_model(opts).eval()
     example = torch.rand(2 if dynamic else 1, 3, h, w, generator=torch.Generator().manual_seed(0))
-    path = Path(output)
-    if device:
-        checked = export_device(opts, model, example, path, fuse)
-    else:
-        checked = {"parity_max_relative_error": float32_export(model, example, path, fmt, fuse, exporter, dynamic)}
-    metadata: Dict[str, Any] = {
+    sidecar = export.sidecar_path(path)
+    with staged([path, sidecar]) as (file, _):
+        if device:
+            checked = export_device(opts, model, example, file, fuse)
+        else:
+            checked = {"parity_max_relative_error": float32_export(model, example, file, fmt, fuse, exporter,
+                                                                   dynamic)}
+        metadata = _metadata(opts, model, checked, (h, w))
+        if fmt in FORMATS:
+            export.write_metadata(file, fmt, metadata)  # and into the ONNX file
+        else:
+            write_sidecar(file, metadata)
+    print(f"exported {task} model to {path} ({fmt}{', ' + exporter + ' exporter' if fmt == 'onnx' else ''}, "
+          f"input {'N' if dynamic else 1} x 3 x {h} x {w})")
+    return [path, sidecar]
+
+
+def _metadata(opts: Any, model: torch.nn.Module, checked: Dict[str, Any], size: Tuple[int, int]) -> Dict[str, Any]:
+    """What the sidecar records: the config, the input, the outputs and ``checked`` (what the check measured)."""
+    (h, w), task = size, getattr(opts, "dataset.category")
+    fmt, exporter = getattr(opts, "export.format"), getattr(opts, "export.onnx_exporter")
+    fuse, dynamic = bool(getattr(opts, "inference.fuse")), bool(getattr(opts, "export.dynamic_batch"))
+    return {
         "config_file": getattr(opts, "common.config_file"),
         "pretrained": getattr(opts, f"model.{task}.pretrained"),
         "task": task,
@@ -76,10 +115,6 @@ def export_model(opts: Any) -> List[Path]:
         **checked,
         "torch_version": torch.__version__,
     }
-    sidecar = export.write_metadata(path, fmt, metadata) if fmt in FORMATS else write_sidecar(path, metadata)
-    print(f"exported {task} model to {path} ({fmt}{', ' + exporter + ' exporter' if fmt == 'onnx' else ''}, "
-          f"input {'N' if dynamic else 1} x 3 x {h} x {w})")
-    return [path, sidecar]
 
 
 def float32_export(model: torch.nn.Module, example: torch.Tensor, path: Path, fmt: str, fuse: bool, exporter: str,

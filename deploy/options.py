@@ -48,6 +48,8 @@ def arguments_benchmark(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
          dict(type=str)),
         ("plot-models", None, "models of the charts (default: every named model with a published result)",
          dict(type=str, nargs="+")),
+        ("overwrite", False, "replace the files of --benchmark.plot DIR that exist (without it, the command stops "
+                             "before measuring anything when one does)"),
     ])
     return parser
 
@@ -64,6 +66,8 @@ def arguments_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         ("dynamic-batch", False, "let the batch size vary (a fixed batch of 1 otherwise)"),
         ("onnx-exporter", "dynamo", "dynamo: torch.onnx.export(dynamo=True); legacy: the TorchScript based exporter",
          dict(choices=ONNX_EXPORTERS)),
+        ("overwrite", False, "replace an existing export.output and its <output>.json, once the new export passed "
+                             "its check (without it, the command stops before any work when one exists)"),
     ])
     return parser
 

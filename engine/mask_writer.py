@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -13,19 +13,29 @@ from utils.drawing import color_palette, draw_legend
 from utils.image_files import write_image, write_palette_png
 
 
+def asked_masks(opts: Any, default_color: bool = False) -> Tuple[bool, bool, bool]:
+    """Which masks the options ask for: label PNGs, colour PNGs, overlays (with ``default_color``,
+    colour PNGs when none is asked for)."""
+    key = "evaluation.segmentation"
+    asked = tuple(bool(getattr(opts, f"{key}.{name}"))
+                  for name in ("save_masks", "apply_color_map", "save_overlay_rgb_pred"))
+    return (False, True, False) if default_color and not any(asked) else asked
+
+
+def mask_folders(opts: Any, run: RunFolder, default_color: bool = False) -> List[Path]:
+    """The folders of the run that the masks asked for go to (see :func:`asked_masks`)."""
+    folders = (run.label_masks, run.colour_masks, run.overlay_masks)
+    return [folder for folder, asked in zip(folders, asked_masks(opts, default_color)) if asked]
+
+
 class MaskWriter:
     """Writes label PNGs (``save_masks``), colour PNGs (``apply_color_map``) and the colours blended
     over the image (``save_overlay_rgb_pred``) into the run folder; :attr:`written` lists the
     files. With ``default_color``, colour PNGs are written when none is asked for."""
 
     def __init__(self, opts: Any, run: RunFolder, n_classes: int, default_color: bool = False) -> None:
-        key = "evaluation.segmentation"
-        self.save_masks = bool(getattr(opts, f"{key}.save_masks"))
-        self.color = bool(getattr(opts, f"{key}.apply_color_map"))
-        self.overlay = bool(getattr(opts, f"{key}.save_overlay_rgb_pred"))
-        if default_color and not (self.save_masks or self.color or self.overlay):
-            self.color = True
-        self.weight = float(getattr(opts, f"{key}.overlay_mask_weight"))
+        self.save_masks, self.color, self.overlay = asked_masks(opts, default_color)
+        self.weight = float(getattr(opts, "evaluation.segmentation.overlay_mask_weight"))
         self.run = run
         self.bgr = np.array(color_palette(max(n_classes, 256)), dtype=np.uint8)
         self.names = segmentation_class_names(opts, n_classes)

@@ -20,7 +20,8 @@
 
 The evaluation scripts write beside them: ``eval_metrics.json``, ``predictions.json``,
 ``detections.json``, ``segmentations.json`` and the image folders ``validation_overlays/``,
-``detection_results/``, ``predictions_no_cmap/``, ``predictions_cmap/`` and ``predictions_overlay/``.
+``detection_results/``, ``predictions_no_cmap/``, ``predictions_cmap/`` and ``predictions_overlay/``
+(an earlier evaluation's are replaced only with ``evaluation.overwrite``: :mod:`engine.eval_outputs`).
 """
 from __future__ import annotations
 

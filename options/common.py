@@ -22,8 +22,9 @@ def arguments_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         ("finetune", None, "initialise the model from these weights, skipping mismatching keys", dict(type=str)),
         ("finetune-ema", None, "initialise the EMA model from these weights", dict(type=str)),
         ("auto-resume", False, "continue from <results>/<run>/checkpoint.pt if it exists"),
-        ("overwrite", False, "replace the results of an earlier run in <results>/<run> (without it, a run "
-                             "that would overwrite them stops)"),
+        ("overwrite", False, "training: replace the results of an earlier run in <results>/<run> (without it, a "
+                             "run that would overwrite them stops); the other commands have their own: "
+                             "--evaluation.overwrite, --export.overwrite, --benchmark.overwrite"),
         ("mixed-precision", False, mixed_precision_help()),
         ("mixed-precision-dtype", None, mixed_precision_dtype_help(),
          dict(type=str, choices=list(MIXED_PRECISION_DTYPES))),
@@ -89,6 +90,11 @@ def _evaluation_rows(resize_rounding: str = "") -> List[OptionRow]:
 
 
 def arguments_evaluation(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    add_options(parser.add_argument_group("Evaluation"), "--evaluation", [
+        ("overwrite", False, "replace the results of an earlier evaluation in <results>/<run> (eval_metrics.json, "
+                             "predictions.json, detections.json, the files of the same names in the image folders); "
+                             "without it, an evaluation that would replace one stops before it starts"),
+    ])
     trained_classes = ("num-classes", None, "number of classes the model was trained with (default: the model's)",
                        dict(type=int))
     add_options(parser.add_argument_group("Classification evaluation"), "--evaluation.classification",

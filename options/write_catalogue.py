@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from options.catalogue import CATALOGUE, REGENERATE, catalogue_is_current, declared_groups
+from utils.io import write_text
 
 
 def _dumps(value: object) -> str:
@@ -23,7 +24,8 @@ def write_catalogue(path: Path = CATALOGUE) -> None:
         groups.append(f'  {{"title": {_dumps(group["title"])}, "description": {_dumps(group["description"])}, '
                       f'"options": [\n{options}]}}')
     body = ",\n".join(groups)
-    path.write_text(f'{{"generated_by": {_dumps(REGENERATE)}, "groups": [\n{body}]}}\n', encoding="utf-8")
+    # every run reads it: written atomically
+    write_text(f'{{"generated_by": {_dumps(REGENERATE)}, "groups": [\n{body}]}}\n', path)
 
 
 def main(args: Sequence[str]) -> int:

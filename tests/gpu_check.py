@@ -59,8 +59,8 @@ def main() -> int:
     python = sys.executable
     outcomes = []
     for task, config, folder, evaluate in TASKS:
-        subprocess.check_call([python, "-m", "data.demo.prepare", "--task", task, "--out", str(data / folder)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.check_call([python, "-m", "data.demo.prepare", "--task", task, "--out", str(data / folder),
+                               "--overwrite"], cwd=ROOT, stdout=subprocess.DEVNULL)
         roots = ["--dataset.root-train", str(data / folder), "--dataset.root-val", str(data / folder)]
         if task == "classification":
             roots = ["--dataset.root-train", str(data / folder / "training"),
@@ -75,7 +75,7 @@ def main() -> int:
                                                      f"--evaluation.{task}.resize-input-images"]
         outcomes.append(step(f"{task}: {evaluate} on the GPU",
                              [python, evaluate, *common[:-1], "--common.device", "cuda",
-                              f"--model.{task}.pretrained", str(weights), *mode],
+                              f"--model.{task}.pretrained", str(weights), "--evaluation.overwrite", *mode],
                              args.out / f"eval_{task}.log"))
     config, folder = TASKS[0][1], data / TASKS[0][2]
     outcomes.append(step("classification: torchrun, 1 process, NCCL",

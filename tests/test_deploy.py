@@ -152,7 +152,8 @@ def test_onnx_nodes_are_grouped_by_their_modules():
 def test_a_missing_optional_package_is_one_line(digits, monkeypatch, capsys, module, fmt, package):
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if it were not installed
     root, _, common = digits
-    args = common + ["--export.format", fmt, "--export.output", str(root / f"m.{fmt}")]
+    suffix = {"executorch": "pte", "coreml": "mlpackage"}[fmt]
+    args = common + ["--export.format", fmt, "--export.output", str(root / f"m.{suffix}")]
     assert run_entry(lambda: main_export.main(args)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: export.format {fmt} needs the optional {package} package (pip install {package}, or "

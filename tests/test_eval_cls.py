@@ -31,9 +31,11 @@ def setup(tmp_path_factory):
 
 
 def base_args(root, data, weights):
+    """The tests evaluate into one run folder, each replacing the results of the one before."""
     return ["--common.config-file", DEMO_CONFIG, "--dataset.root-val", str(data / "validation"),
             "--common.results-loc", str(root / "results"), "--common.run-label", "eval",
-            "--model.classification.pretrained", str(root / weights), "--dataset.workers", "0"]
+            "--model.classification.pretrained", str(root / weights), "--dataset.workers", "0",
+            "--evaluation.overwrite"]
 
 
 def expected_predictions(model, files):

@@ -182,3 +182,45 @@ def test_coco_detection_reads_the_official_layout(tmp_path):
     write_image(tmp_path / "val2017" / "a.jpg", 20, 30)
     dataset = COCODetection(opts, is_training=False)
     assert dataset.image_path(0) == tmp_path / "val2017" / "a.jpg"
+
+
+def test_sbd_run_again_stops_in_one_line_unless_overwrite(voc_with_sbd, capsys):
+    from data.prepare.__main__ import main
+
+    args = ["sbd", "--sbd", str(voc_with_sbd / "benchmark_RELEASE" / "dataset"), "--voc",
+            str(voc_with_sbd / "VOCdevkit")]
+    assert run_entry(lambda: main(args)) == 0
+    voc = voc_with_sbd / "VOCdevkit" / "VOC2012"
+    masks = voc / "SegmentationClassAug"
+    (masks / "a.png").write_bytes(b"the user's mask")
+    capsys.readouterr()
+    assert run_entry(lambda: main(args)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {masks}, {voc / 'list' / 'train_aug.txt'}, {voc / 'list' / 'val.txt'} exist: pass --overwrite to "
+        f"replace them"]
+    assert (masks / "a.png").read_bytes() == b"the user's mask"
+    assert run_entry(lambda: main(args + ["--overwrite"])) == 0
+    assert (read_mask(masks / "a.png") == square_mask(7)).all()
+
+
+def test_coco_voc_by_move_run_again_keeps_the_moved_images(voc_with_sbd, capsys):
+    from data.prepare.__main__ import main
+
+    coco, out = voc_with_sbd / "COCO", voc_with_sbd / "coco_voc"
+    write_image(coco / "train2017" / "000000000001.jpg", 260, 300)
+    (coco / "annotations").mkdir()
+    (coco / "annotations" / "instances_train2017.json").write_text(json.dumps({
+        "images": [{"id": 1, "height": 260, "width": 300, "file_name": "000000000001.jpg"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": polygon(10, 10, 110, 110),
+                         "iscrowd": 0, "area": 1.0, "bbox": [0, 0, 1, 1]}],
+        "categories": [{"id": 1, "name": "person"}]}))
+    args = ["coco-voc", "--coco", str(coco), "--out", str(out), "--method", "move"]
+    assert run_entry(lambda: main(args)) == 0
+    listed = (out / "train_2017.txt").read_text()
+    capsys.readouterr()
+    assert run_entry(lambda: main(args)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {out / 'annot_train'}, {out / 'train_2017.txt'} exist: pass --overwrite to replace them"]
+    assert run_entry(lambda: main(args + ["--overwrite"])) == 0  # the image was moved by the first run
+    assert (out / "train_2017.txt").read_text() == listed
+    assert cv2.imread(str(out / "rgb_train" / "000000000001.jpg")).shape == (260, 300, 3)

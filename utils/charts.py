@@ -19,6 +19,11 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+def _save(figure: Any, out_file: Path) -> Path:
+    """Write ``figure`` to ``out_file`` atomically, in the format its suffix names (PNG without one)."""
+    return atomic_write(out_file, lambda handle: figure.savefig(handle, format=out_file.suffix[1:] or "png"))
+
+
 def read_metrics(path: Path) -> List[Dict[str, Any]]:
     """The records of a run's ``metrics.jsonl`` (one JSON object per epoch)."""
     records = []
@@ -63,8 +68,7 @@ def plot_training_curves(metrics_file: Path, out_file: Path) -> Optional[Path]:
         axis.grid(alpha=0.3)
         if names:
             axis.legend(fontsize=7)
-    out_file = Path(out_file)
-    return atomic_write(out_file, lambda handle: figure.savefig(handle, format=out_file.suffix[1:] or "png"))
+    return _save(figure, Path(out_file))
 
 
 def plot_tradeoffs(points: Sequence[Dict[str, Any]], metric: str, metric_label: str, axes: Sequence[Tuple[str, str]],
@@ -95,9 +99,7 @@ def plot_tradeoffs(points: Sequence[Dict[str, Any]], metric: str, metric_label: 
         axis.grid(alpha=0.3)
         axis.margins(0.2)
     figure.suptitle(title, fontsize=10)
-    out_file = Path(out_file)
-    figure.savefig(out_file)
-    return out_file
+    return _save(figure, Path(out_file))
 
 
 def write_training_curves(metrics_file: Path, out_file: Path) -> Optional[Path]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import yaml
 
@@ -99,8 +99,6 @@ def to_nested(flat: Dict[str, Any]) -> Dict[str, Any]:
     return nested
 
 
-def dump_yaml(flat: Dict[str, Any], path: Optional[Path] = None) -> str:
-    text = yaml.safe_dump(to_nested(flat), sort_keys=True, default_flow_style=False)
-    if path is not None:
-        Path(path).write_text(text, encoding="utf-8")
-    return text
+def dump_yaml(flat: Dict[str, Any]) -> str:
+    """The flat options ``flat`` as nested YAML text."""
+    return yaml.safe_dump(to_nested(flat), sort_keys=True, default_flow_style=False)

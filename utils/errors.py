@@ -41,3 +41,8 @@ class TrainingInterrupted(ParcError):
 
 class ExportError(ParcError):
     """An exported model could not be written, or its outputs differ from the model's."""
+
+
+class OutputExistsError(ParcError):
+    """A file or folder a command would write exists already, and the option that lets the command
+    replace it was not given."""

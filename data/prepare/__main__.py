@@ -24,12 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
     sbd = commands.add_parser("sbd", help="SBD .mat masks to PNG, train_aug.txt and val.txt for PASCAL VOC")
     sbd.add_argument("--sbd", type=Path, required=True, help="benchmark_RELEASE/dataset (cls/, train.txt, val.txt)")
     sbd.add_argument("--voc", type=Path, required=True, help="folder holding VOC2012/ (dataset.root_train)")
+    sbd.add_argument("--overwrite", action="store_true",
+                     help="replace existing VOC2012/SegmentationClassAug masks and list/ files (without it, the "
+                          "command stops before writing when they exist)")
     coco = commands.add_parser("coco-voc", help="COCO images with masks of the VOC classes, and their list")
     coco.add_argument("--coco", type=Path, required=True, help="COCO root (annotations/ and the images)")
     coco.add_argument("--out", type=Path, required=True, help="output folder (dataset.pascal.coco_root_dir)")
     coco.add_argument("--split", choices=["train", "val"], default="train", help="COCO split (default: train)")
     coco.add_argument("--min-side", type=int, default=256, help="leave out smaller images (default: 256)")
     coco.add_argument("--method", choices=METHODS, default="copy", help="how images are placed (default: copy)")
+    coco.add_argument("--overwrite", action="store_true",
+                      help="replace existing annot_<split>/ masks and <split>_2017.txt (without it, the command "
+                           "stops before writing when they exist; images already placed are kept either way)")
     return parser
 
 
@@ -43,11 +49,11 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     elif opts.command == "sbd":
         from data.prepare.sbd import prepare_sbd
 
-        prepare_sbd(opts.sbd, opts.voc)
+        prepare_sbd(opts.sbd, opts.voc, opts.overwrite)
     else:
         from data.prepare.coco_voc import prepare_coco_voc
 
-        prepare_coco_voc(opts.coco, opts.out, opts.split, opts.min_side, opts.method)
+        prepare_coco_voc(opts.coco, opts.out, opts.split, opts.min_side, opts.method, opts.overwrite)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ name) is painted with the VOC index, in annotation order, on the pixels still ba
 keeps a pixel both cover); other categories stay background. Images with a side under
 ``min_side`` pixels, and images left with background only, are not used. Output:
 ``rgb_<split>/<file>`` (the image, copied), ``annot_<split>/<stem>.png`` (8-bit class indices) and
-``<split>_2017.txt`` (``rgb_<split>/<file> annot_<split>/<stem>.png`` per line).
+``<split>_2017.txt`` (``rgb_<split>/<file> annot_<split>/<stem>.png`` per line). Images already in
+place are kept (a preparation by ``move`` can be run again); existing masks or list stop it before
+it writes anything, unless ``overwrite`` (``--overwrite``) is given.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 from data.prepare.files import place_file, write_lines
 from utils import logger
 from utils.errors import DataError
+from utils.outputs import refuse_to_replace
 
 # the COCO categories that are VOC classes, by name: COCO's name -> VOC's (data.datasets.pascal.VOC_CLASSES)
 COCO_TO_VOC_NAMES: Dict[str, str] = {
@@ -55,19 +58,22 @@ def voc_mask(coco: Any, image_id: int, labels: Dict[int, int]) -> np.ndarray:
 
 
 def prepare_coco_voc(coco_root: Path, out: Path, split: str = "train", min_side: int = 256,
-                     method: str = "copy") -> int:
+                     method: str = "copy", overwrite: bool = False) -> int:
     """Write the images, masks and ``<split>_2017.txt`` of the COCO ``split`` under ``out``;
-    returns the number of images listed."""
+    returns the number of images listed. Existing masks or list are an
+    :class:`~utils.errors.OutputExistsError` unless ``overwrite``."""
     from data.datasets.coco import coco_image_dir
     from data.datasets.coco_annotations import load_coco
     from data.prepare.sbd import write_mask
 
     coco_root, out = Path(coco_root), Path(out)
+    rgb, annot = f"rgb_{split}", f"annot_{split}"
+    if not overwrite:
+        refuse_to_replace([out / annot, out / f"{split}_2017.txt"], "overwrite")
     annotation_file = coco_root / "annotations" / f"instances_{split}2017.json"
     coco = load_coco(annotation_file)
     labels = voc_labels(coco, annotation_file)
     image_dir = coco_image_dir(coco_root, f"{split}2017", "--coco")
-    rgb, annot = f"rgb_{split}", f"annot_{split}"
     lines: List[str] = []
     small = empty = 0
     for image_id in sorted(coco.imgs):
@@ -81,7 +87,7 @@ def prepare_coco_voc(coco_root: Path, out: Path, split: str = "train", min_side:
             continue
         name = info["file_name"]
         source = image_dir / name
-        if not source.is_file():
+        if not source.is_file() and not (out / rgb / name).exists():
             raise DataError(f"{source} is listed in the annotations but missing")
         place_file(source, out / rgb / name, method)
         write_mask(mask, out / annot / f"{Path(name).stem}.png")

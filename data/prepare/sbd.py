@@ -8,7 +8,8 @@ Output, under ``<voc>/VOC2012``: ``SegmentationClassAug/<id>.png`` (8-bit class 
 VOC's "void" borders) and ``list/train_aug.txt`` and ``list/val.txt`` (``JPEGImages/<id>.jpg
 SegmentationClassAug/<id>.png`` per line). ``train_aug`` is SBD train + SBD val + VOC train, less
 VOC val (10,582 images); ``val`` is VOC val (1,449). Where VOC has its own mask it is used, being the
-finer one; the other images take SBD's.
+finer one; the other images take SBD's. Existing masks or lists stop the preparation before it
+writes anything, unless ``overwrite`` (``--overwrite``) is given.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import numpy as np
 from data.prepare.files import write_lines
 from utils import logger
 from utils.errors import DataError
+from utils.image_files import write_image
+from utils.outputs import refuse_to_replace
 
 MASK_DIR = "SegmentationClassAug"
 
@@ -42,19 +45,20 @@ def read_sbd_mask(path: Path) -> np.ndarray:
 
 
 def write_mask(mask: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(mask.astype(np.uint8), mode="L").save(path)
+    """Write ``mask`` as an 8-bit PNG of class indices, atomically."""
+    write_image(path, mask.astype(np.uint8))
 
 
-def prepare_sbd(sbd: Path, voc_root: Path) -> dict:
-    """Write the aug masks and lists (see the module's description); returns the list sizes."""
+def prepare_sbd(sbd: Path, voc_root: Path, overwrite: bool = False) -> dict:
+    """Write the aug masks and lists (see the module's description); returns the list sizes.
+    Existing masks or lists are an :class:`~utils.errors.OutputExistsError` unless ``overwrite``."""
     from data.datasets.image_io import read_mask
 
     sbd, voc = Path(sbd), Path(voc_root) / "VOC2012"
     if not voc.is_dir():
         raise DataError(f"{voc_root} holds no VOC2012 folder")
+    if not overwrite:
+        refuse_to_replace([voc / MASK_DIR, voc / "list" / "train_aug.txt", voc / "list" / "val.txt"], "overwrite")
     splits = voc / "ImageSets" / "Segmentation"
     voc_train, voc_val = read_ids(splits / "train.txt"), read_ids(splits / "val.txt")
     sbd_ids = read_ids(sbd / "train.txt") + read_ids(sbd / "val.txt")
